@@ -1,0 +1,60 @@
+/** Public value types of the networking layer (shared/API.md). */
+
+/** A peer's id: a uint64 digest of its public key, never 0. A bigint so it stays exact above 2^53. */
+export type PeerId = bigint;
+
+export interface NetworkMessage {
+  peerId: PeerId;
+  channelId: number;
+  data: Uint8Array;
+}
+
+export type PeerState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface PeerStateChange {
+  peerId: PeerId;
+  state: PeerState;
+}
+
+/** Simulated impairment of outgoing datagrams; seeded so a run can be repeated exactly. */
+export interface LinkConditioner {
+  lossRate?: number;
+  duplicateRate?: number;
+  reorderRate?: number;
+  latencyMs?: number;
+  jitterMs?: number;
+  seed?: number;
+}
+
+export interface PeerStats {
+  state: PeerState;
+  rttMs: number;
+  lossRate: number;
+  sentPackets: number;
+  receivedPackets: number;
+  resentPackets: number;
+  sentBytes: number;
+  receivedBytes: number;
+  pendingReliableBytes: number;
+  droppedUnreliable: number;
+}
+
+/** Milliseconds from an arbitrary origin; injected so protocol logic can run in virtual time. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+};
+
+/** Where the library reports what a developer should know about (refusals, fallbacks). */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export const consoleLogger: Logger = {
+  info: (message) => console.info(`[switchboard] ${message}`),
+  warn: (message) => console.warn(`[switchboard] ${message}`),
+};

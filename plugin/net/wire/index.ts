@@ -1,0 +1,3 @@
+export { ByteReader } from './byte-reader';
+export { ByteWriter, varintSize } from './byte-writer';
+export { toBase64, fromBase64, toHex, fromHex } from './encoding';
