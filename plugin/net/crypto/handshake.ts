@@ -1,0 +1,201 @@
+/**
+ * The Noise-KK-style handshake messages (PROTOCOL.md §5.6) as pure functions: no state is changed
+ * in place, so a forged or broken message can never disturb a handshake in progress.
+ *
+ *   h = ck = SHA256(PROTOCOL_NAME); h = SHA256(h ‖ s_i); h = SHA256(h ‖ s_r)
+ *   INIT: h = SHA256(h ‖ e_i); ck,k = HKDF(ck, DH(e_i,s_r)); ck,k = HKDF(ck, DH(s_i,s_r));
+ *         c = AEAD_k(0, h, incarnation_i ‖ timestamp); h = SHA256(h ‖ c)
+ *   RESP: h = SHA256(h ‖ e_r); ck,k = HKDF(ck, DH(e_r,e_i)); ck,k = HKDF(ck, DH(e_r,s_i));
+ *         c = AEAD_k(0, h, incarnation_r); h = SHA256(h ‖ c)
+ *   Split: k_i→r, k_r→i = HKDF(ck, empty)
+ */
+import type { Identity } from '../identity';
+import { ByteReader } from '../wire';
+import {
+  INIT_BYTES,
+  INIT_PAYLOAD_BYTES,
+  PeerPacketType,
+  RESP_BYTES,
+  RESP_PAYLOAD_BYTES,
+} from './packets';
+import {
+  diffieHellman,
+  hash,
+  hashConcat,
+  hkdfPair,
+  KEY_BYTES,
+  openHandshake,
+  sealHandshake,
+} from './primitives';
+
+export const PROTOCOL_NAME = 'Switchboard_KK_25519_ChaChaPoly_SHA256_v1';
+
+/** Noise's symmetric state: handshake hash `h` and chaining key `ck`. */
+export interface SymmetricState {
+  readonly h: Uint8Array;
+  readonly ck: Uint8Array;
+}
+
+export interface KeyPair {
+  readonly secretKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
+/** The transport keys of one completed handshake, seen from one side. */
+export interface SessionKeys {
+  readonly sendKey: Uint8Array;
+  readonly receiveKey: Uint8Array;
+  /** The final handshake hash (channel binding; both sides hold the same value). */
+  readonly handshakeHash: Uint8Array;
+}
+
+/** What the initiator keeps between sending INIT and reading RESP. */
+export interface InitiatorHandshake {
+  readonly ephemeral: KeyPair;
+  readonly state: SymmetricState;
+}
+
+/** What the responder learned from a valid INIT. */
+export interface AcceptedInit {
+  readonly initiatorEphemeral: Uint8Array;
+  readonly incarnation: bigint;
+  readonly timestamp: bigint;
+  readonly state: SymmetricState;
+}
+
+export type HandshakeFailure = 'malformed' | 'bad-key' | 'auth';
+export type Checked<T> = ({ ok: true } & T) | { ok: false; reason: HandshakeFailure };
+
+const PROTOCOL_NAME_HASH = hash(new TextEncoder().encode(PROTOCOL_NAME));
+
+/** The state both sides start from: it depends only on the two static keys, so a session caches it. */
+export function initialState(initiatorStatic: Uint8Array, responderStatic: Uint8Array): SymmetricState {
+  const h = hashConcat(hashConcat(PROTOCOL_NAME_HASH, initiatorStatic), responderStatic);
+  return { h, ck: PROTOCOL_NAME_HASH };
+}
+
+/**
+ * Builds INIT. `staticShared` is DH(s_i, s_r), cached by the caller. Null when DH(e_i, s_r) is
+ * unusable (a low-order responder key).
+ */
+export function writeInit(params: {
+  base: SymmetricState;
+  staticShared: Uint8Array;
+  responderStatic: Uint8Array;
+  ephemeral: KeyPair;
+  incarnation: bigint;
+  timestamp: bigint;
+}): { packet: Uint8Array; handshake: InitiatorHandshake } | null {
+  const { base, ephemeral } = params;
+  const es = diffieHellman(ephemeral.secretKey, params.responderStatic);
+  if (es === null) return null;
+  let h = hashConcat(base.h, ephemeral.publicKey);
+  let [ck] = hkdfPair(base.ck, es);
+  let k: Uint8Array;
+  [ck, k] = hkdfPair(ck, params.staticShared);
+
+  const payload = new Uint8Array(INIT_PAYLOAD_BYTES);
+  const view = new DataView(payload.buffer);
+  view.setBigUint64(0, params.incarnation);
+  view.setBigUint64(8, params.timestamp);
+
+  const packet = new Uint8Array(INIT_BYTES);
+  packet[0] = PeerPacketType.HandshakeInit;
+  packet.set(ephemeral.publicKey, 1);
+  const sealed = packet.subarray(1 + KEY_BYTES);
+  sealHandshake(k, h, payload, sealed);
+  h = hashConcat(h, sealed);
+  return { packet, handshake: { ephemeral, state: { h, ck } } };
+}
+
+/** Reads INIT on the responder. `staticShared` is DH(s_r, s_i), cached by the caller. */
+export function readInit(params: {
+  base: SymmetricState;
+  staticShared: Uint8Array;
+  responder: Identity;
+  packet: Uint8Array;
+}): Checked<{ accepted: AcceptedInit }> {
+  const { packet } = params;
+  if (packet.length !== INIT_BYTES || packet[0] !== PeerPacketType.HandshakeInit) return { ok: false, reason: 'malformed' };
+  const initiatorEphemeral = packet.slice(1, 1 + KEY_BYTES);
+  const sealed = packet.subarray(1 + KEY_BYTES);
+  const es = identityDh(params.responder, initiatorEphemeral);
+  if (es === null) return { ok: false, reason: 'bad-key' };
+  let h = hashConcat(params.base.h, initiatorEphemeral);
+  let [ck] = hkdfPair(params.base.ck, es);
+  let k: Uint8Array;
+  [ck, k] = hkdfPair(ck, params.staticShared);
+  const payload = openHandshake(k, h, sealed);
+  if (payload === null || payload.length !== INIT_PAYLOAD_BYTES) return { ok: false, reason: 'auth' };
+  h = hashConcat(h, sealed);
+  const reader = new ByteReader(payload);
+  const incarnation = reader.u64('incarnation');
+  const timestamp = reader.u64('timestamp');
+  return { ok: true, accepted: { initiatorEphemeral, incarnation, timestamp, state: { h, ck } } };
+}
+
+/** Builds RESP on the responder and derives the session keys. Null when a DH result is unusable. */
+export function writeResp(params: {
+  accepted: AcceptedInit;
+  initiatorStatic: Uint8Array;
+  ephemeral: KeyPair;
+  incarnation: bigint;
+}): { packet: Uint8Array; keys: SessionKeys } | null {
+  const { accepted, ephemeral } = params;
+  const ee = diffieHellman(ephemeral.secretKey, accepted.initiatorEphemeral);
+  const se = diffieHellman(ephemeral.secretKey, params.initiatorStatic);
+  if (ee === null || se === null) return null;
+  let h = hashConcat(accepted.state.h, ephemeral.publicKey);
+  let [ck] = hkdfPair(accepted.state.ck, ee);
+  let k: Uint8Array;
+  [ck, k] = hkdfPair(ck, se);
+
+  const payload = new Uint8Array(RESP_PAYLOAD_BYTES);
+  new DataView(payload.buffer).setBigUint64(0, params.incarnation);
+  const packet = new Uint8Array(RESP_BYTES);
+  packet[0] = PeerPacketType.HandshakeResp;
+  packet.set(ephemeral.publicKey, 1);
+  const sealed = packet.subarray(1 + KEY_BYTES);
+  sealHandshake(k, h, payload, sealed);
+  h = hashConcat(h, sealed);
+  const [initiatorToResponder, responderToInitiator] = hkdfPair(ck);
+  return { packet, keys: { sendKey: responderToInitiator, receiveKey: initiatorToResponder, handshakeHash: h } };
+}
+
+/** Reads RESP on the initiator and derives the session keys. */
+export function readResp(params: {
+  handshake: InitiatorHandshake;
+  initiator: Identity;
+  packet: Uint8Array;
+}): Checked<{ incarnation: bigint; keys: SessionKeys }> {
+  const { packet, handshake } = params;
+  if (packet.length !== RESP_BYTES || packet[0] !== PeerPacketType.HandshakeResp) return { ok: false, reason: 'malformed' };
+  const responderEphemeral = packet.subarray(1, 1 + KEY_BYTES);
+  const sealed = packet.subarray(1 + KEY_BYTES);
+  const ee = diffieHellman(handshake.ephemeral.secretKey, responderEphemeral);
+  const se = ee === null ? null : identityDh(params.initiator, responderEphemeral);
+  if (ee === null || se === null) return { ok: false, reason: 'bad-key' };
+  let h = hashConcat(handshake.state.h, responderEphemeral);
+  let [ck] = hkdfPair(handshake.state.ck, ee);
+  let k: Uint8Array;
+  [ck, k] = hkdfPair(ck, se);
+  const payload = openHandshake(k, h, sealed);
+  if (payload === null || payload.length !== RESP_PAYLOAD_BYTES) return { ok: false, reason: 'auth' };
+  h = hashConcat(h, sealed);
+  const incarnation = new ByteReader(payload).u64('incarnation');
+  const [initiatorToResponder, responderToInitiator] = hkdfPair(ck);
+  return {
+    ok: true,
+    incarnation,
+    keys: { sendKey: initiatorToResponder, receiveKey: responderToInitiator, handshakeHash: h },
+  };
+}
+
+/** DH with the long-term key; null instead of a throw for an unusable remote key. */
+export function identityDh(identity: Identity, remotePublicKey: Uint8Array): Uint8Array | null {
+  try {
+    return identity.sharedSecret(remotePublicKey);
+  } catch {
+    return null;
+  }
+}

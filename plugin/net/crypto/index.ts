@@ -1,0 +1,26 @@
+/** End-to-end secure sessions between peers: handshake, packet protection, replay window. */
+export {
+  SecureSession,
+  type EstablishedInfo,
+  type HandshakeOutcome,
+  type OpenResult,
+  type SecureSessionOptions,
+  type SecureSessionStats,
+} from './secure-session';
+export {
+  roleFor,
+  PeerPacketType,
+  peerPacketType,
+  isPacketNumberExhausted,
+  type PeerRole,
+  INIT_BYTES,
+  RESP_BYTES,
+  HELLO_BYTES,
+  DATA_HEADER_BYTES,
+  DATA_OVERHEAD_BYTES,
+  MAX_PACKET_NUMBER,
+  PACKET_NUMBER_RESET_THRESHOLD,
+} from './packets';
+export { ReplayWindow, REPLAY_WINDOW_SIZE } from './replay-window';
+export { PROTOCOL_NAME } from './handshake';
+export { type RandomSource } from './primitives';

@@ -1,0 +1,49 @@
+/** Peer packet types, sizes and roles (PROTOCOL.md §5). */
+import type { PeerId } from '../types';
+import { KEY_BYTES, TAG_BYTES } from './primitives';
+
+export type PeerRole = 'initiator' | 'responder';
+
+/** Of two peers, the one with the smaller peer id initiates the handshake (§5.5). */
+export function roleFor(localPeerId: PeerId, remotePeerId: PeerId): PeerRole {
+  return localPeerId < remotePeerId ? 'initiator' : 'responder';
+}
+
+export const enum PeerPacketType {
+  HandshakeInit = 1,
+  HandshakeResp = 2,
+  Data = 3,
+  Hello = 4,
+}
+
+/** The type of a peer packet from its first byte; null for an empty packet or an unknown type. */
+export function peerPacketType(packet: Uint8Array): PeerPacketType | null {
+  if (packet.length === 0) return null;
+  const type = packet[0];
+  return type >= PeerPacketType.HandshakeInit && type <= PeerPacketType.Hello ? (type as PeerPacketType) : null;
+}
+
+/** INIT payload: incarnation u64 ‖ timestamp u64. */
+export const INIT_PAYLOAD_BYTES = 16;
+/** RESP payload: incarnation u64. */
+export const RESP_PAYLOAD_BYTES = 8;
+export const INIT_BYTES = 1 + KEY_BYTES + INIT_PAYLOAD_BYTES + TAG_BYTES; // 65
+export const RESP_BYTES = 1 + KEY_BYTES + RESP_PAYLOAD_BYTES + TAG_BYTES; // 57
+export const HELLO_BYTES = 1;
+/** DATA header: type, key phase, packet number u32. It is the AEAD's associated data. */
+export const DATA_HEADER_BYTES = 6;
+/** The smallest DATA packet: header and tag around an empty plaintext. */
+export const DATA_OVERHEAD_BYTES = DATA_HEADER_BYTES + TAG_BYTES;
+
+export const MAX_PACKET_NUMBER = 0xffff_ffff;
+/**
+ * Packet numbers are the AEAD nonce, so a connection never reuses one. Past this number the
+ * connection must reset with a new incarnation (fresh keys, packet numbers from 0) — the headroom
+ * leaves room for packets in flight and the reset itself.
+ */
+export const PACKET_NUMBER_RESET_THRESHOLD = MAX_PACKET_NUMBER - 0xffff;
+
+/** True once `nextPacketNumber` is too close to 2^32 to keep using this connection. */
+export function isPacketNumberExhausted(nextPacketNumber: number): boolean {
+  return !(nextPacketNumber < PACKET_NUMBER_RESET_THRESHOLD);
+}

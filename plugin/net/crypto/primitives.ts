@@ -1,0 +1,91 @@
+/**
+ * Thin wrappers over @noble for the handshake and packet protection: hashing, HKDF, X25519 and
+ * ChaCha20-Poly1305. No primitive is implemented here; these only fix the conventions (PROTOCOL.md §5.6).
+ */
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { x25519 } from '@noble/curves/ed25519.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+
+export const KEY_BYTES = 32;
+export const TAG_BYTES = 16;
+export const NONCE_BYTES = 12;
+
+/** Source of random bytes; injectable so tests and test vectors are repeatable. */
+export type RandomSource = (length: number) => Uint8Array;
+export const secureRandom: RandomSource = (length) => randomBytes(length);
+
+const EMPTY = new Uint8Array(0);
+const ZERO_NONCE = new Uint8Array(NONCE_BYTES);
+
+/** SHA-256(a ‖ b): Noise's MixHash. */
+export function hashConcat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return sha256.create().update(a).update(b).digest();
+}
+
+export function hash(data: Uint8Array): Uint8Array {
+  return sha256(data);
+}
+
+/** HKDF-SHA256 with salt `chainingKey`, empty info, 64 bytes, split into two 32-byte keys (Noise's HKDF). */
+export function hkdfPair(chainingKey: Uint8Array, inputKeyMaterial: Uint8Array = EMPTY): [Uint8Array, Uint8Array] {
+  const out = hkdf(sha256, inputKeyMaterial, chainingKey, EMPTY, 2 * KEY_BYTES);
+  return [out.slice(0, KEY_BYTES), out.slice(KEY_BYTES)];
+}
+
+/** An ephemeral key pair from `random`. */
+export function ephemeralKeyPair(random: RandomSource): { secretKey: Uint8Array; publicKey: Uint8Array } {
+  const secretKey = random(KEY_BYTES);
+  if (!(secretKey instanceof Uint8Array) || secretKey.length !== KEY_BYTES) {
+    throw new RangeError(`random source returned ${String((secretKey as Uint8Array | undefined)?.length)} bytes, wanted ${KEY_BYTES}`);
+  }
+  return { secretKey, publicKey: x25519.getPublicKey(secretKey) };
+}
+
+/**
+ * X25519, or null when the public key is a low-order point (noble throws) or the result is all
+ * zero: such a result carries no secret and must end the handshake attempt.
+ */
+export function diffieHellman(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
+  let shared: Uint8Array;
+  try {
+    shared = x25519.getSharedSecret(secretKey, publicKey);
+  } catch {
+    return null;
+  }
+  let acc = 0;
+  for (let i = 0; i < shared.length; i++) acc |= shared[i];
+  return acc === 0 ? null : shared;
+}
+
+/** Handshake AEAD: ChaCha20-Poly1305 with nonce 0 (each handshake key seals exactly one message). */
+export function sealHandshake(key: Uint8Array, associatedData: Uint8Array, plaintext: Uint8Array, output: Uint8Array): void {
+  chacha20poly1305(key, ZERO_NONCE, associatedData).encrypt(plaintext, output);
+}
+
+/** Opens a handshake payload; null when it does not authenticate. */
+export function openHandshake(key: Uint8Array, associatedData: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
+  try {
+    return chacha20poly1305(key, ZERO_NONCE, associatedData).decrypt(ciphertext);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Seals `plaintext` into `output` (exactly plaintext.length + 16 bytes) under a 12-byte nonce the
+ * caller keeps and rewrites per packet, so the per-packet path allocates nothing but noble's instance.
+ */
+export function sealPacket(key: Uint8Array, nonce: Uint8Array, associatedData: Uint8Array, plaintext: Uint8Array, output: Uint8Array): void {
+  chacha20poly1305(key, nonce, associatedData).encrypt(plaintext, output);
+}
+
+/** Opens ciphertext‖tag; null when it does not authenticate. */
+export function openPacket(key: Uint8Array, nonce: Uint8Array, associatedData: Uint8Array, sealed: Uint8Array): Uint8Array | null {
+  try {
+    return chacha20poly1305(key, nonce, associatedData).decrypt(sealed);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * A peer's long-term X25519 key pair and the peer id derived from its public key (PROTOCOL.md §4).
+ * The secret key stays in a private field; only `exportSecretKey()` hands out a copy.
+ */
+import { x25519 } from '@noble/curves/ed25519.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import type { PeerId } from './types';
+
+export const PUBLIC_KEY_BYTES = 32;
+export const SECRET_KEY_BYTES = 32;
+const MAX_U64 = 0xffff_ffff_ffff_ffffn;
+const PEER_ID_DOMAIN = new TextEncoder().encode('switchboard/peer-id/v1');
+
+export class Identity {
+  readonly publicKey: Uint8Array;
+  readonly peerId: PeerId;
+  readonly #secretKey: Uint8Array;
+
+  private constructor(secretKey: Uint8Array) {
+    this.#secretKey = secretKey;
+    this.publicKey = x25519.getPublicKey(secretKey);
+    this.peerId = peerIdFromPublicKey(this.publicKey);
+  }
+
+  /** A fresh key pair from the platform's secure random source (crypto.getRandomValues). */
+  static generate(): Identity {
+    return new Identity(x25519.utils.randomSecretKey());
+  }
+
+  /** Rebuilds an identity from a saved 32-byte secret key (the bytes are copied). */
+  static fromSecretKey(secretKey: Uint8Array): Identity {
+    if (!(secretKey instanceof Uint8Array)) {
+      throw new TypeError('Identity.fromSecretKey: secret key must be a Uint8Array');
+    }
+    if (secretKey.length !== SECRET_KEY_BYTES) {
+      throw new RangeError(`Identity.fromSecretKey: secret key must be ${SECRET_KEY_BYTES} bytes, got ${secretKey.length}`);
+    }
+    return new Identity(secretKey.slice());
+  }
+
+  /** A copy of the secret key, for saving the identity. Treat it like a password. */
+  exportSecretKey(): Uint8Array {
+    return this.#secretKey.slice();
+  }
+
+  /**
+   * X25519 with a remote public key. Throws an Error naming the problem when the key has the wrong
+   * length or is a low-order point (the result would be all zero and carry no secret).
+   */
+  sharedSecret(remotePublicKey: Uint8Array): Uint8Array {
+    if (!(remotePublicKey instanceof Uint8Array) || remotePublicKey.length !== PUBLIC_KEY_BYTES) {
+      throw new RangeError(`Identity.sharedSecret: remote public key must be ${PUBLIC_KEY_BYTES} bytes`);
+    }
+    let shared: Uint8Array;
+    try {
+      shared = x25519.getSharedSecret(this.#secretKey, remotePublicKey);
+    } catch {
+      throw new Error('Identity.sharedSecret: remote public key is not usable (low-order point)');
+    }
+    if (isAllZero(shared)) throw new Error('Identity.sharedSecret: shared secret is all zero (low-order point)');
+    return shared;
+  }
+}
+
+/** u64 (big-endian) of the first 8 bytes of SHA-256("switchboard/peer-id/v1" ‖ publicKey); 0 becomes 1. */
+export function peerIdFromPublicKey(publicKey: Uint8Array): PeerId {
+  const input = new Uint8Array(PEER_ID_DOMAIN.length + publicKey.length);
+  input.set(PEER_ID_DOMAIN, 0);
+  input.set(publicKey, PEER_ID_DOMAIN.length);
+  const digest = sha256(input);
+  let id = 0n;
+  for (let i = 0; i < 8; i++) id = (id << 8n) | BigInt(digest[i]);
+  return id === 0n ? 1n : id;
+}
+
+/**
+ * A peer id from its canonical decimal text (lobby metadata `peer_id`): digits only, no sign,
+ * no leading zero, no whitespace, within 1..2^64-1. Anything else gives null.
+ */
+export function parsePeerId(text: string): PeerId | null {
+  if (typeof text !== 'string' || text.length === 0 || text.length > 20) return null;
+  if (!/^[1-9][0-9]*$/.test(text)) return null;
+  const value = BigInt(text);
+  return value > MAX_U64 ? null : value;
+}
+
+/** The decimal text of a peer id, as published in lobby metadata. */
+export function formatPeerId(peerId: PeerId): string {
+  return peerId.toString(10);
+}
+
+function isAllZero(bytes: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < bytes.length; i++) acc |= bytes[i];
+  return acc === 0;
+}

@@ -1,0 +1,587 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { sha256 } from '@noble/hashes/sha2.js';
+import {
+  INIT_BYTES,
+  isPacketNumberExhausted,
+  MAX_PACKET_NUMBER,
+  PeerPacketType,
+  peerPacketType,
+  RESP_BYTES,
+  roleFor,
+  SecureSession,
+  type HandshakeOutcome,
+  type OpenResult,
+  type SecureSessionOptions,
+} from '../../plugin/net/crypto';
+import { Identity } from '../../plugin/net/identity';
+import type { Clock } from '../../plugin/net/types';
+
+/** Virtual time: tests move it by hand. */
+class ManualClock implements Clock {
+  constructor(public time = 0) {}
+  now(): number {
+    return this.time;
+  }
+}
+
+/** Seeded random bytes (test only): SHA-256 of seed and counter. */
+function seededRandom(seed: number): (n: number) => Uint8Array {
+  let counter = 0;
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let offset = 0; offset < n; offset += 32) {
+      const block = sha256(new TextEncoder().encode(`seed ${seed} block ${counter++}`));
+      out.set(block.subarray(0, Math.min(32, n - offset)), offset);
+    }
+    return out;
+  };
+}
+
+function identityFromSeed(seed: number): Identity {
+  return Identity.fromSecretKey(sha256(new TextEncoder().encode(`identity ${seed}`)));
+}
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const text = (data: Uint8Array) => new TextDecoder().decode(data);
+
+interface Pair {
+  clock: ManualClock;
+  wall: ManualClock;
+  initiatorIdentity: Identity;
+  responderIdentity: Identity;
+  initiator: SecureSession;
+  responder: SecureSession;
+}
+
+function makeSession(
+  local: Identity,
+  remote: Identity,
+  clock: ManualClock,
+  wall: ManualClock,
+  overrides: Partial<SecureSessionOptions> = {},
+): SecureSession {
+  return new SecureSession({
+    identity: local,
+    remotePublicKey: remote.publicKey,
+    role: roleFor(local.peerId, remote.peerId),
+    incarnation: 1n,
+    clock,
+    wallClock: wall,
+    random: seededRandom(Number(local.peerId % 1000n)),
+    ...overrides,
+  });
+}
+
+function makePair(overrides: Partial<SecureSessionOptions> = {}): Pair {
+  const a = identityFromSeed(1);
+  const b = identityFromSeed(2);
+  const [initiatorIdentity, responderIdentity] = a.peerId < b.peerId ? [a, b] : [b, a];
+  const clock = new ManualClock(1000);
+  const wall = new ManualClock(1_700_000_000_000);
+  return {
+    clock,
+    wall,
+    initiatorIdentity,
+    responderIdentity,
+    initiator: makeSession(initiatorIdentity, responderIdentity, clock, wall, overrides),
+    responder: makeSession(responderIdentity, initiatorIdentity, clock, wall, { incarnation: 2n, ...overrides }),
+  };
+}
+
+function expectKind<K extends HandshakeOutcome['kind']>(outcome: HandshakeOutcome, kind: K): Extract<HandshakeOutcome, { kind: K }> {
+  expect(outcome.kind, `handshake outcome ${JSON.stringify(outcome, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`).to.equal(kind);
+  return outcome as Extract<HandshakeOutcome, { kind: K }>;
+}
+
+function expectOpened(result: OpenResult): Extract<OpenResult, { ok: true }> {
+  expect(result.ok, `open failed: ${result.ok ? '' : result.reason}`).to.equal(true);
+  return result as Extract<OpenResult, { ok: true }>;
+}
+
+/** INIT → RESP between the pair; returns what each side reported. */
+function handshake(pair: Pair): { reply: Extract<HandshakeOutcome, { kind: 'reply' }>; established: Extract<HandshakeOutcome, { kind: 'established' }> } {
+  const init = pair.initiator.pollHandshake(pair.clock.now());
+  expect(init, 'initiator INIT').to.not.equal(null);
+  const reply = expectKind(pair.responder.handleHandshake(init!, pair.clock.now()), 'reply');
+  const established = expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'established');
+  return { reply, established };
+}
+
+/** Sends one packet each way so both sides hold confirmed keys. */
+function exchange(pair: Pair, counters: { i: number; r: number }, label = 'x'): void {
+  const fromInitiator = pair.initiator.seal(counters.i++, bytes(`i:${label}`));
+  expectOpened(pair.responder.open(fromInitiator)).commit();
+  const fromResponder = pair.responder.seal(counters.r++, bytes(`r:${label}`));
+  expectOpened(pair.initiator.open(fromResponder)).commit();
+}
+
+describe('crypto: roles and packet types', () => {
+  it('the smaller peer id initiates', () => {
+    expect(roleFor(1n, 2n)).to.equal('initiator');
+    expect(roleFor(2n, 1n)).to.equal('responder');
+    expect(roleFor(0xffff_ffff_ffff_fffen, 0xffff_ffff_ffff_ffffn)).to.equal('initiator');
+  });
+
+  it('peerPacketType names the four types and nothing else', () => {
+    expect(peerPacketType(new Uint8Array(0))).to.equal(null);
+    expect(peerPacketType(Uint8Array.of(0))).to.equal(null);
+    expect(peerPacketType(Uint8Array.of(5))).to.equal(null);
+    expect(peerPacketType(Uint8Array.of(0x83))).to.equal(null);
+    expect(peerPacketType(Uint8Array.of(1, 9))).to.equal(PeerPacketType.HandshakeInit);
+    expect(peerPacketType(Uint8Array.of(2))).to.equal(PeerPacketType.HandshakeResp);
+    expect(peerPacketType(Uint8Array.of(3))).to.equal(PeerPacketType.Data);
+    expect(peerPacketType(Uint8Array.of(4))).to.equal(PeerPacketType.Hello);
+  });
+
+  it('packet numbers run out with headroom before 2^32', () => {
+    expect(isPacketNumberExhausted(0)).to.equal(false);
+    expect(isPacketNumberExhausted(2 ** 31)).to.equal(false);
+    expect(isPacketNumberExhausted(MAX_PACKET_NUMBER)).to.equal(true);
+    expect(isPacketNumberExhausted(2 ** 32)).to.equal(true);
+    expect(isPacketNumberExhausted(Number.NaN)).to.equal(true);
+  });
+});
+
+describe('crypto: handshake', () => {
+  it('completes INIT → RESP and both sides can seal', () => {
+    const pair = makePair();
+    expect(pair.initiator.isEstablished).to.equal(false);
+    expect(pair.responder.isEstablished).to.equal(false);
+    const { reply, established } = handshake(pair);
+    expect(reply.packet.length).to.equal(RESP_BYTES);
+    expect(reply.established).to.deep.equal({ remoteIncarnation: 1n, remoteRestarted: false });
+    expect(established.established).to.deep.equal({ remoteIncarnation: 2n, remoteRestarted: false });
+    expect(pair.initiator.isEstablished).to.equal(true);
+    expect(pair.responder.isEstablished).to.equal(true);
+    expect(pair.initiator.remoteIncarnation).to.equal(2n);
+    expect(pair.responder.remoteIncarnation).to.equal(1n);
+    expect(pair.initiator.pollHandshake(pair.clock.now()), 'no INIT once established').to.equal(null);
+    expect(pair.responder.pollHandshake(pair.clock.now()), 'no HELLO once established').to.equal(null);
+    exchange(pair, { i: 0, r: 0 });
+    expect(pair.initiator.stats()).to.include({ handshakesSent: 1, handshakesCompleted: 1, keyPhase: 0 });
+    expect(pair.responder.stats()).to.include({ handshakesSent: 1, handshakesCompleted: 1, keyPhase: 0 });
+  });
+
+  it('the INIT is 65 bytes and the initiator retries it with backoff until answered', () => {
+    const pair = makePair();
+    const sentAt: number[] = [];
+    for (let t = 0; t <= 6000; t += 50) {
+      pair.clock.time = 1000 + t;
+      const packet = pair.initiator.pollHandshake(pair.clock.now());
+      if (packet) {
+        expect(packet.length).to.equal(INIT_BYTES);
+        sentAt.push(t);
+      }
+    }
+    expect(sentAt).to.deep.equal([0, 250, 750, 1750, 3750, 5750]);
+    // Only the latest INIT's answer is accepted.
+    pair.clock.time += 1;
+    const latest = pair.initiator.pollHandshake(pair.clock.now() + 10_000)!;
+    const reply = expectKind(pair.responder.handleHandshake(latest, pair.clock.now()), 'reply');
+    expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'established');
+  });
+
+  it('a RESP to an INIT that was superseded by a retry is dropped; the retry completes', () => {
+    const pair = makePair();
+    const first = pair.initiator.pollHandshake(pair.clock.now())!;
+    const reply1 = expectKind(pair.responder.handleHandshake(first, pair.clock.now()), 'reply');
+    pair.clock.time += 250;
+    const second = pair.initiator.pollHandshake(pair.clock.now())!;
+    expect(second).to.not.equal(null);
+    expect(expectKind(pair.initiator.handleHandshake(reply1.packet, pair.clock.now()), 'dropped').reason).to.equal('resp-auth');
+    const reply2 = expectKind(pair.responder.handleHandshake(second, pair.clock.now()), 'reply');
+    expectKind(pair.initiator.handleHandshake(reply2.packet, pair.clock.now()), 'established');
+    exchange(pair, { i: 0, r: 0 });
+  });
+
+  it('HELLO: the responder asks, the initiator sends INIT at once instead of at its next retry', () => {
+    const pair = makePair();
+    // Four INITs lost: the initiator's next retry is 2 s away.
+    for (const t of [0, 250, 750, 1750]) {
+      pair.clock.time = 1000 + t;
+      expect(pair.initiator.pollHandshake(pair.clock.now())).to.not.equal(null);
+    }
+    pair.clock.time = 1000 + 2000;
+    expect(pair.initiator.pollHandshake(pair.clock.now())).to.equal(null);
+    const hello = pair.responder.pollHandshake(pair.clock.now());
+    expect(hello).to.deep.equal(Uint8Array.of(PeerPacketType.Hello));
+    expectKind(pair.initiator.handleHandshake(hello!, pair.clock.now()), 'hello');
+    const init = pair.initiator.pollHandshake(pair.clock.now());
+    expect(init, 'INIT right after HELLO').to.not.equal(null);
+    const reply = expectKind(pair.responder.handleHandshake(init!, pair.clock.now()), 'reply');
+    expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'established');
+    expect(pair.responder.stats().hellosSent).to.equal(1);
+  });
+
+  it('HELLOs never make the initiator send more than one INIT per minimum retry interval', () => {
+    const pair = makePair();
+    let inits = 0;
+    for (let t = 0; t < 1000; t += 10) {
+      pair.clock.time = 1000 + t;
+      pair.initiator.handleHandshake(Uint8Array.of(PeerPacketType.Hello), pair.clock.now());
+      if (pair.initiator.pollHandshake(pair.clock.now())) inits++;
+    }
+    expect(inits).to.equal(4); // t = 0, 250, 500, 750
+  });
+
+  it('the responder sends HELLO with backoff only while it has no session', () => {
+    const pair = makePair();
+    const sentAt: number[] = [];
+    for (let t = 0; t <= 4000; t += 50) {
+      pair.clock.time = 1000 + t;
+      if (pair.responder.pollHandshake(pair.clock.now())) sentAt.push(t);
+    }
+    expect(sentAt).to.deep.equal([0, 250, 750, 1750, 3750]);
+    handshake(pair);
+    pair.clock.time += 10_000;
+    expect(pair.responder.pollHandshake(pair.clock.now())).to.equal(null);
+  });
+
+  it("a stranger's INIT (unknown static key) is dropped", () => {
+    const pair = makePair();
+    const stranger = identityFromSeed(99);
+    const strangerSession = new SecureSession({
+      identity: stranger,
+      remotePublicKey: pair.responderIdentity.publicKey,
+      role: 'initiator',
+      incarnation: 7n,
+      clock: pair.clock,
+      wallClock: pair.wall,
+    });
+    const init = strangerSession.pollHandshake(pair.clock.now())!;
+    expect(expectKind(pair.responder.handleHandshake(init, pair.clock.now()), 'dropped').reason).to.equal('init-auth');
+    expect(pair.responder.isEstablished).to.equal(false);
+    expect(pair.responder.stats().dropped['init-auth']).to.equal(1);
+  });
+
+  it('a replayed INIT, or an older one arriving late, is dropped', () => {
+    const pair = makePair();
+    const older = pair.initiator.pollHandshake(pair.clock.now())!;
+    pair.clock.time += 250;
+    pair.wall.time += 250;
+    const newer = pair.initiator.pollHandshake(pair.clock.now())!;
+    const reply = expectKind(pair.responder.handleHandshake(newer, pair.clock.now()), 'reply');
+    expect(expectKind(pair.responder.handleHandshake(newer, pair.clock.now()), 'dropped').reason).to.equal('init-replay');
+    expect(expectKind(pair.responder.handleHandshake(older, pair.clock.now()), 'dropped').reason).to.equal('init-replay');
+    expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'established');
+    exchange(pair, { i: 0, r: 0 });
+  });
+
+  it('INIT timestamps grow even when the wall clock stands still or goes back', () => {
+    const pair = makePair();
+    const first = pair.initiator.pollHandshake(pair.clock.now())!;
+    pair.clock.time += 250;
+    pair.wall.time -= 60_000;
+    const second = pair.initiator.pollHandshake(pair.clock.now())!;
+    expectKind(pair.responder.handleHandshake(first, pair.clock.now()), 'reply');
+    expectKind(pair.responder.handleHandshake(second, pair.clock.now()), 'reply');
+  });
+
+  it('tampered, truncated, misdirected and low-order handshake packets are dropped, never thrown', () => {
+    const pair = makePair();
+    const init = pair.initiator.pollHandshake(pair.clock.now())!;
+    for (let i = 1; i < init.length; i++) {
+      const bad = init.slice();
+      bad[i] ^= 0x01;
+      const outcome = pair.responder.handleHandshake(bad, pair.clock.now());
+      expect(outcome.kind, `INIT byte ${i} flipped`).to.equal('dropped');
+      pair.clock.time += 1000; // keep the handshake budget out of the picture
+    }
+    const lowOrder = init.slice();
+    lowOrder.fill(0, 1, 33);
+    expect(expectKind(pair.responder.handleHandshake(lowOrder, pair.clock.now()), 'dropped').reason).to.equal('init-bad-key');
+    expect(expectKind(pair.responder.handleHandshake(init.subarray(0, 64), pair.clock.now()), 'dropped').reason).to.equal('init-malformed');
+    expect(expectKind(pair.initiator.handleHandshake(init, pair.clock.now()), 'dropped').reason).to.equal('init-unexpected');
+    expect(expectKind(pair.responder.handleHandshake(Uint8Array.of(3, 0, 0, 0, 0, 0), pair.clock.now()), 'dropped').reason).to.equal('not-handshake');
+    expect(expectKind(pair.responder.handleHandshake(Uint8Array.of(4), pair.clock.now()), 'dropped').reason).to.equal('hello-unexpected');
+
+    pair.clock.time += 1000;
+    const reply = expectKind(pair.responder.handleHandshake(init, pair.clock.now()), 'reply');
+    expect(expectKind(pair.responder.handleHandshake(reply.packet, pair.clock.now()), 'dropped').reason).to.equal('resp-unexpected');
+    for (let i = 1; i < reply.packet.length; i++) {
+      const bad = reply.packet.slice();
+      bad[i] ^= 0x80;
+      expect(pair.initiator.handleHandshake(bad, pair.clock.now()).kind, `RESP byte ${i} flipped`).to.equal('dropped');
+      pair.clock.time += 1000;
+    }
+    expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'established');
+    expect(expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'dropped').reason).to.equal('resp-unexpected');
+  });
+
+  it('a flood of handshake packets is cut off by the handshake budget', () => {
+    const pair = makePair();
+    const init = pair.initiator.pollHandshake(pair.clock.now())!;
+    const reasons: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const forged = init.slice();
+      forged[40] ^= i + 1;
+      const outcome = pair.responder.handleHandshake(forged, pair.clock.now());
+      reasons.push(outcome.kind === 'dropped' ? outcome.reason : outcome.kind);
+    }
+    expect(reasons.slice(0, 4)).to.deep.equal(['init-auth', 'init-auth', 'init-auth', 'init-auth']);
+    expect(reasons.slice(4).every((r) => r === 'rate-limited')).to.equal(true);
+    // The budget refills with time, and the real INIT gets through.
+    pair.clock.time += 125;
+    expectKind(pair.responder.handleHandshake(init, pair.clock.now()), 'reply');
+  });
+
+  it('a remote key that is a low-order point never handshakes and never throws', () => {
+    const clock = new ManualClock(0);
+    const session = new SecureSession({
+      identity: identityFromSeed(1),
+      remotePublicKey: new Uint8Array(32),
+      role: 'initiator',
+      incarnation: 1n,
+      clock,
+    });
+    expect(session.pollHandshake(0)).to.equal(null);
+    expect(session.stats().dropped['bad-remote-key']).to.equal(1);
+    const responder = new SecureSession({
+      identity: identityFromSeed(2),
+      remotePublicKey: new Uint8Array(32),
+      role: 'responder',
+      incarnation: 1n,
+      clock,
+    });
+    const init = new Uint8Array(INIT_BYTES);
+    init[0] = PeerPacketType.HandshakeInit;
+    expect(responder.handleHandshake(init, 0).kind).to.equal('dropped');
+  });
+
+  it('handleHandshake and open never throw on arbitrary bytes (property)', () => {
+    const pair = makePair();
+    handshake(pair);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.integer({ min: 1, max: 4 }), (data, type) => {
+        const packet = data.slice();
+        if (packet.length > 0 && data[0] % 2 === 0) packet[0] = type;
+        pair.clock.time += 200;
+        for (const session of [pair.initiator, pair.responder]) {
+          const outcome = session.handleHandshake(packet, pair.clock.now());
+          expect(['dropped', 'hello']).to.include(outcome.kind);
+          expect(session.open(packet).ok).to.equal(false);
+        }
+      }),
+      { seed: 1234, numRuns: 300 },
+    );
+  });
+});
+
+describe('crypto: DATA packets', () => {
+  it('seal/open round trip both ways; the packet is header + ciphertext + tag', () => {
+    const pair = makePair();
+    handshake(pair);
+    const packet = pair.initiator.seal(7, bytes('hello responder'));
+    expect(packet.length).to.equal(6 + 15 + 16);
+    expect(Array.from(packet.subarray(0, 6))).to.deep.equal([3, 0, 0, 0, 0, 7]);
+    expect(text(packet.subarray(6, 21))).to.not.equal('hello responder');
+    const opened = expectOpened(pair.responder.open(packet));
+    expect(opened.packetNumber).to.equal(7);
+    expect(text(opened.plaintext)).to.equal('hello responder');
+    opened.commit();
+    const back = expectOpened(pair.initiator.open(pair.responder.seal(0xffff_fff0, new Uint8Array(0))));
+    expect(back.packetNumber).to.equal(0xffff_fff0);
+    expect(back.plaintext.length).to.equal(0);
+  });
+
+  it('flipping any single byte of a sealed packet stops it from opening', () => {
+    const pair = makePair();
+    handshake(pair);
+    exchange(pair, { i: 0, r: 0 });
+    const packet = pair.initiator.seal(5, bytes('every byte counts'));
+    for (let i = 0; i < packet.length; i++) {
+      for (const mask of [0x01, 0x80, 0xff]) {
+        const tampered = packet.slice();
+        tampered[i] ^= mask;
+        expect(pair.responder.open(tampered).ok, `byte ${i} ^ ${mask}`).to.equal(false);
+      }
+    }
+    expectOpened(pair.responder.open(packet)).commit();
+  });
+
+  it('truncated packets are malformed; DATA before any handshake has no key', () => {
+    const pair = makePair();
+    expect(pair.responder.open(Uint8Array.of(3, 0, 0, 0, 0, 1))).to.deep.equal({ ok: false, reason: 'malformed' });
+    expect(pair.responder.open(new Uint8Array(0))).to.deep.equal({ ok: false, reason: 'malformed' });
+    expect(pair.responder.open(new Uint8Array(40).fill(3))).to.deep.equal({ ok: false, reason: 'no-key' });
+  });
+
+  it('a replayed packet is refused once committed, and the window is marked only by commit()', () => {
+    const pair = makePair();
+    handshake(pair);
+    const packet = pair.initiator.seal(1, bytes('once'));
+    const first = expectOpened(pair.responder.open(packet));
+    // Not committed (say the reliability layer refused it): it may come again.
+    expectOpened(pair.responder.open(packet)).commit();
+    first.commit();
+    expect(pair.responder.open(packet)).to.deep.equal({ ok: false, reason: 'replay' });
+    expect(pair.responder.stats().dropped['data-replay']).to.equal(1);
+  });
+
+  it('packets older than the 2048-number window are refused; those inside it open once', () => {
+    const pair = makePair();
+    handshake(pair);
+    const old = pair.initiator.seal(2952, bytes('too old'));
+    const edge = pair.initiator.seal(2953, bytes('just inside'));
+    const latest = pair.initiator.seal(5000, bytes('latest'));
+    expectOpened(pair.responder.open(latest)).commit();
+    expect(pair.responder.open(old)).to.deep.equal({ ok: false, reason: 'replay' });
+    expectOpened(pair.responder.open(edge)).commit();
+    expect(pair.responder.open(edge)).to.deep.equal({ ok: false, reason: 'replay' });
+  });
+
+  it('reordered packets open in any order within the window', () => {
+    const pair = makePair();
+    handshake(pair);
+    const packets = Array.from({ length: 50 }, (_, i) => pair.initiator.seal(i, bytes(`p${i}`)));
+    const order = packets.map((_, i) => i).sort((a, b) => ((a * 37) % 50) - ((b * 37) % 50));
+    for (const i of order) expect(text(expectOpened(pair.responder.open(packets[i])).plaintext)).to.equal(`p${i}`);
+  });
+
+  it('seal refuses (throws) before establishment and when a packet number would repeat', () => {
+    const pair = makePair();
+    expect(() => pair.initiator.seal(0, bytes('x'))).to.throw(/not established/);
+    handshake(pair);
+    pair.initiator.seal(10, bytes('x'));
+    expect(() => pair.initiator.seal(10, bytes('x'))).to.throw(/nonce would repeat/);
+    expect(() => pair.initiator.seal(9, bytes('x'))).to.throw(/nonce would repeat/);
+    expect(() => pair.initiator.seal(2 ** 32, bytes('x'))).to.throw(/u32/);
+    expect(() => pair.initiator.seal(1.5, bytes('x'))).to.throw(/u32/);
+  });
+
+  it('a packet from another pair of peers does not open', () => {
+    const pair = makePair();
+    handshake(pair);
+    const other = makePair();
+    other.initiator = makeSession(other.initiatorIdentity, other.responderIdentity, other.clock, other.wall, { random: seededRandom(77) });
+    handshake(other);
+    const foreign = other.initiator.seal(1, bytes('not for you'));
+    expect(pair.responder.open(foreign)).to.deep.equal({ ok: false, reason: 'auth' });
+  });
+});
+
+describe('crypto: rekey and restarts', () => {
+  it('rekey keeps traffic flowing both ways with packets in flight', () => {
+    const pair = makePair({ rekeyAfterMs: 60_000 });
+    const n = { i: 0, r: 0 };
+    handshake(pair);
+    exchange(pair, n, 'before');
+    pair.clock.time += 60_000;
+
+    const init = pair.initiator.pollHandshake(pair.clock.now());
+    expect(init, 'rekey INIT when rekeyAfterMs passed').to.not.equal(null);
+    const oldFromInitiator = pair.initiator.seal(n.i++, bytes('i old key, in flight'));
+
+    const reply = expectKind(pair.responder.handleHandshake(init!, pair.clock.now()), 'reply');
+    expect(reply.established.remoteRestarted).to.equal(false);
+    // The responder keeps sending under the old keys until the initiator confirms the new ones.
+    expect(pair.responder.stats().keyPhase).to.equal(0);
+    const oldFromResponder = pair.responder.seal(n.r++, bytes('r old key, in flight'));
+
+    expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'established');
+    expect(pair.initiator.stats().keyPhase).to.equal(1);
+    const newFromInitiator = pair.initiator.seal(n.i++, bytes('i new key'));
+    expect(newFromInitiator[1]).to.equal(1);
+
+    expect(text(expectOpened(pair.responder.open(oldFromInitiator)).plaintext)).to.equal('i old key, in flight');
+    expect(text(expectOpened(pair.responder.open(newFromInitiator)).plaintext)).to.equal('i new key');
+    expect(pair.responder.stats().keyPhase, 'responder switched on key confirmation').to.equal(1);
+    const newFromResponder = pair.responder.seal(n.r++, bytes('r new key'));
+    expect(newFromResponder[1]).to.equal(1);
+
+    expect(text(expectOpened(pair.initiator.open(oldFromResponder)).plaintext)).to.equal('r old key, in flight');
+    expect(text(expectOpened(pair.initiator.open(newFromResponder)).plaintext)).to.equal('r new key');
+    exchange(pair, n, 'after');
+    expect(pair.initiator.pollHandshake(pair.clock.now()), 'no second rekey at once').to.equal(null);
+    expect(pair.initiator.stats().handshakesCompleted).to.equal(2);
+  });
+
+  it('old-key stragglers are refused once the grace period is over', () => {
+    const pair = makePair({ rekeyAfterPackets: 4 });
+    const n = { i: 0, r: 0 };
+    handshake(pair);
+    exchange(pair, n);
+    exchange(pair, n);
+    const straggler = pair.responder.seal(n.r++, bytes('straggler'));
+    const init = pair.initiator.pollHandshake(pair.clock.now());
+    expect(init, 'rekey INIT after rekeyAfterPackets').to.not.equal(null);
+    const reply = expectKind(pair.responder.handleHandshake(init!, pair.clock.now()), 'reply');
+    expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'established');
+    expectOpened(pair.responder.open(pair.initiator.seal(n.i++, bytes('confirm')))).commit();
+    expectOpened(pair.initiator.open(pair.responder.seal(n.r++, bytes('new')))).commit();
+    pair.clock.time += 2000;
+    expect(pair.initiator.open(straggler).ok).to.equal(false);
+  });
+
+  it('key phases wrap around 256 and traffic keeps flowing', function () {
+    this.timeout(20_000); // 260 handshakes of pure-JS X25519
+    const pair = makePair({ rekeyAfterPackets: 2 });
+    const n = { i: 0, r: 0 };
+    handshake(pair);
+    for (let round = 0; round < 260; round++) {
+      exchange(pair, n, `round ${round}`);
+      const init = pair.initiator.pollHandshake(pair.clock.now());
+      expect(init, `rekey ${round}`).to.not.equal(null);
+      pair.clock.time += 1;
+      pair.wall.time += 1;
+      const reply = expectKind(pair.responder.handleHandshake(init!, pair.clock.now() + round * 1000), 'reply');
+      expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now() + round * 1000), 'established');
+    }
+    exchange(pair, n, 'end');
+    expect(pair.initiator.stats().keyPhase).to.equal(260 % 256);
+    expect(pair.responder.stats().keyPhase).to.equal(260 % 256);
+  });
+
+  it('initiator restart: the responder reports remoteRestarted and switches to the new keys', () => {
+    const pair = makePair();
+    handshake(pair);
+    exchange(pair, { i: 0, r: 0 });
+    pair.clock.time += 5000;
+    pair.wall.time += 5000;
+    const restarted = makeSession(pair.initiatorIdentity, pair.responderIdentity, pair.clock, pair.wall, {
+      incarnation: 99n,
+      random: seededRandom(555),
+    });
+    const inFlightFromOldIncarnation = pair.initiator.seal(100, bytes('from the dead incarnation'));
+    const init = restarted.pollHandshake(pair.clock.now())!;
+    const reply = expectKind(pair.responder.handleHandshake(init, pair.clock.now()), 'reply');
+    expect(reply.established).to.deep.equal({ remoteIncarnation: 99n, remoteRestarted: true });
+    // The old incarnation's packets must not leak into the new conversation.
+    expect(pair.responder.open(inFlightFromOldIncarnation).ok).to.equal(false);
+    const established = expectKind(restarted.handleHandshake(reply.packet, pair.clock.now()), 'established');
+    expect(established.established).to.deep.equal({ remoteIncarnation: 2n, remoteRestarted: false });
+    // Packet numbers start over with the new incarnation; the new keys make that safe.
+    exchange({ ...pair, initiator: restarted }, { i: 0, r: 0 }, 'after restart');
+    expect(pair.responder.remoteIncarnation).to.equal(99n);
+  });
+
+  it('responder restart: HELLO brings the initiator back, which sees remoteRestarted', () => {
+    const pair = makePair();
+    handshake(pair);
+    exchange(pair, { i: 0, r: 0 });
+    pair.clock.time += 10_000;
+    const restarted = makeSession(pair.responderIdentity, pair.initiatorIdentity, pair.clock, pair.wall, {
+      incarnation: 42n,
+      random: seededRandom(556),
+    });
+    // The initiator still sends under the old keys; the restarted responder has none.
+    expect(restarted.open(pair.initiator.seal(1, bytes('lost'))).ok).to.equal(false);
+    const hello = restarted.pollHandshake(pair.clock.now())!;
+    expectKind(pair.initiator.handleHandshake(hello, pair.clock.now()), 'hello');
+    const init = pair.initiator.pollHandshake(pair.clock.now())!;
+    const reply = expectKind(restarted.handleHandshake(init, pair.clock.now()), 'reply');
+    const inFlightFromOldIncarnation = pair.responder.seal(100, bytes('from the dead incarnation'));
+    const established = expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'established');
+    expect(established.established).to.deep.equal({ remoteIncarnation: 42n, remoteRestarted: true });
+    expect(pair.initiator.open(inFlightFromOldIncarnation).ok).to.equal(false);
+    exchange({ ...pair, responder: restarted }, { i: 0, r: 0 }, 'after restart');
+  });
+
+  it('a HELLO trailing a fresh handshake is ignored', () => {
+    const pair = makePair();
+    handshake(pair);
+    expect(expectKind(pair.initiator.handleHandshake(Uint8Array.of(4), pair.clock.now()), 'dropped').reason).to.equal('hello-ignored');
+    expect(pair.initiator.pollHandshake(pair.clock.now())).to.equal(null);
+  });
+});
