@@ -1,0 +1,486 @@
+/**
+ * The per-peer reliability engine: packet numbers, acks, RTT, loss detection and resends,
+ * congestion window and pacing, reliable ordered and unreliable sequenced channels, fragments,
+ * keepalive. Pure logic: no sockets, no crypto, no timers — time comes in as `now` (ms).
+ */
+import { Result } from '../result';
+import { ByteWriter } from '../wire';
+import { validateReliabilityConfig, type ReliabilityConfig } from './config';
+import {
+  ACK_DELAY_UNIT_MS,
+  MAX_PACKET_NUMBER,
+  MAX_RTO_MS,
+  MAX_TRACKED_PACKETS,
+  PERSISTENT_CONGESTION_PROBES,
+} from './constants';
+import { CongestionController, Pacer } from './congestion';
+import { decodeFrames, fitAckFrame, frameSize, isAckEliciting, type AckFrame, type DataFrame } from './frames';
+import { Inbound, type DeliveredMessage } from './inbound';
+import { Outbound, type OutboundChunk } from './outbound';
+import { PacketAssembler, type AssembledPacket } from './packet-assembler';
+import { ReceivedPackets } from './received-packets';
+import { RttEstimator } from './rtt';
+import { SentPacketLog } from './sent-packets';
+
+export type { DeliveredMessage } from './inbound';
+
+export interface OutgoingPacket {
+  packetNumber: number;
+  payload: Uint8Array;
+}
+
+/** Not accepted = the packet must be treated as never received (the sender will resend). */
+export type ReceiveOutcome = { accepted: true } | { accepted: false; reason: string };
+
+export interface ReliabilityStats {
+  /** Smoothed round-trip time, ms (the initial estimate before the first sample). */
+  rttMs: number;
+  /** Share of ack-eliciting packets declared lost, over roughly the last thousand. */
+  lossRate: number;
+  sentPackets: number;
+  /** Packets accepted. */
+  receivedPackets: number;
+  /** Packets that carried a chunk sent before. */
+  resentPackets: number;
+  /** Plaintext frame bytes. */
+  sentBytes: number;
+  receivedBytes: number;
+  /** Reliable bytes accepted by send() and not yet acknowledged. */
+  pendingReliableBytes: number;
+  /** Unreliable messages dropped: not sent in their poll, or dropped on receipt. */
+  droppedUnreliable: number;
+  congestionWindowBytes: number;
+  pacingRateBytesPerSecond: number;
+  /** Reliable bytes held for channels the local side has not opened as reliable. */
+  heldBytes: number;
+  /** Ack-eliciting bytes sent and not yet acknowledged or declared lost. */
+  bytesInFlight: number;
+  /** Partial and out-of-order message bytes stored, with per-message overhead. */
+  reassemblyBytes: number;
+}
+
+/** Internal limits that are not part of the public configuration. */
+export interface ReliabilityTuning {
+  /** Delivered messages waiting for takeDelivered() at most (bytes with overhead; default 8 MiB). */
+  maxUndeliveredBytes: number;
+  /** Unreliable bytes send() queues between two polls at most (default 1 MiB). */
+  maxQueuedUnreliableBytes: number;
+  /** First sequence of every channel (protocol: 0). Only for tests of sequence wrap-around. */
+  initialSequence: number;
+}
+
+export const defaultReliabilityTuning: ReliabilityTuning = Object.freeze({
+  maxUndeliveredBytes: 8 * 1024 * 1024,
+  maxQueuedUnreliableBytes: 1024 * 1024,
+  initialSequence: 0,
+});
+
+/** Packet numbers poll() leaves unused for closePacket(). */
+const CLOSE_PACKET_RESERVE = 64;
+
+export class ReliableConnection {
+  private readonly config: ReliabilityConfig;
+  private readonly outbound: Outbound;
+  private readonly inbound: Inbound;
+  private readonly sent = new SentPacketLog();
+  private readonly received = new ReceivedPackets();
+  private readonly rtt: RttEstimator;
+  private readonly congestion: CongestionController;
+  private readonly pacer: Pacer;
+  private readonly writer: ByteWriter;
+
+  private packetNumber = 0;
+  /** An ack-eliciting packet arrived since the last ACK frame we sent. */
+  private ackPending = false;
+  /** Any packet arrived since the last ACK frame we sent. */
+  private ackDirty = false;
+  private pingQueued = false;
+  private closeReason: number | null = null;
+  private probePending = false;
+  private probeBytes = 0;
+  private probeCount = 0;
+  private lastReceive: number;
+  private lastSend: number;
+  private lastAckElicitingSend = -Infinity;
+  /** The last poll stopped with data left because of the congestion window or pacing. */
+  private windowLimited = false;
+  private closedByPeer = false;
+
+  private sentPackets = 0;
+  private receivedPackets = 0;
+  private resentPackets = 0;
+  private sentBytes = 0;
+  private receivedBytes = 0;
+  private droppedOnSend = 0;
+  /** Decayed counts of ack-eliciting packets acknowledged and lost, for lossRate. */
+  private ackedTally = 0;
+  private lostTally = 0;
+
+  constructor(config: ReliabilityConfig, startTimeMs: number, tuning: Partial<ReliabilityTuning> = {}) {
+    const checked = validateReliabilityConfig(config);
+    if (!checked.ok) throw new RangeError(`ReliableConnection: ${checked.error}`);
+    this.config = checked.config;
+    const t: ReliabilityTuning = { ...defaultReliabilityTuning, ...tuning };
+    const initialSequence = t.initialSequence >>> 0;
+    this.outbound = new Outbound(this.config, t.maxQueuedUnreliableBytes, initialSequence);
+    this.inbound = new Inbound(this.config, t.maxUndeliveredBytes, initialSequence);
+    this.rtt = new RttEstimator(this.config.initialRttMs);
+    this.congestion = new CongestionController(this.config.maxPacketBytes);
+    this.pacer = new Pacer(this.config.maxPacketBytes, startTimeMs);
+    this.writer = new ByteWriter(this.config.maxPacketBytes);
+    this.lastReceive = startTimeMs;
+    this.lastSend = startTimeMs;
+  }
+
+  /**
+   * Queues a copy of `data`. Ok; InvalidPayload when over the size limit for its reliability (or
+   * not a Uint8Array); InsufficientBuffer when pending reliable bytes (or this poll's queued
+   * unreliable bytes) would pass their limit — nothing is queued then; InvalidChannel outside 0..127.
+   */
+  send(channelId: number, reliable: boolean, data: Uint8Array): Result {
+    return this.outbound.enqueue(channelId, reliable === true, data);
+  }
+
+  /** The local side opened a channel (reliable or not) or closed it (null). */
+  setChannel(channelId: number, reliable: boolean | null): void {
+    this.inbound.setChannel(channelId, reliable);
+  }
+
+  /** Forces an ack-eliciting packet at the next poll. */
+  queuePing(): void {
+    this.pingQueued = true;
+  }
+
+  /** The next poll sends a CLOSE frame (best effort, once). */
+  queueClose(reason: number): void {
+    this.closeReason = reason & 0xff;
+  }
+
+  /**
+   * The path to the peer changed (relay reconnect, new keys): probe at once rather than wait out a
+   * backed-off timer.
+   */
+  onPathChanged(_now: number): void {
+    this.probeCount = 0;
+    if (this.sent.packetsInFlight > 0) this.startProbe();
+    else this.pingQueued = true;
+  }
+
+  get remoteClosed(): boolean {
+    return this.closedByPeer;
+  }
+
+  lastReceiveTime(): number {
+    return this.lastReceive;
+  }
+
+  isTimedOut(now: number): boolean {
+    return now - this.lastReceive >= this.config.timeoutMs;
+  }
+
+  nextPacketNumber(): number {
+    return this.packetNumber;
+  }
+
+  stats(): ReliabilityStats {
+    const judged = this.ackedTally + this.lostTally;
+    return {
+      rttMs: this.rtt.smoothedMs,
+      lossRate: judged === 0 ? 0 : this.lostTally / judged,
+      sentPackets: this.sentPackets,
+      receivedPackets: this.receivedPackets,
+      resentPackets: this.resentPackets,
+      sentBytes: this.sentBytes,
+      receivedBytes: this.receivedBytes,
+      pendingReliableBytes: this.outbound.pendingReliableBytes,
+      droppedUnreliable: this.droppedOnSend + this.inbound.droppedUnreliable,
+      congestionWindowBytes: Math.round(this.congestion.windowBytes),
+      pacingRateBytesPerSecond: Math.round(this.pacingRate() * 1000),
+      heldBytes: this.inbound.heldBytes,
+      bytesInFlight: this.sent.bytesInFlight,
+      reassemblyBytes: this.inbound.reassemblyBytes,
+    };
+  }
+
+  takeDelivered(): DeliveredMessage[] {
+    return this.inbound.takeDelivered();
+  }
+
+  // ---- receiving ----
+
+  receive(packetNumber: number, payload: Uint8Array, now: number): ReceiveOutcome {
+    if (!Number.isInteger(packetNumber) || packetNumber < 0 || packetNumber > MAX_PACKET_NUMBER) {
+      return refuse(`packet number ${packetNumber} is not a u32`);
+    }
+    const decoded = decodeFrames(payload);
+    if (!decoded.ok) return refuse(decoded.error);
+    const acks: AckFrame[] = [];
+    const data: DataFrame[] = [];
+    let ackEliciting = false;
+    let close = false;
+    for (const frame of decoded.value) {
+      if (frame.type === 'ack') {
+        if (frame.ranges[0].largest >= this.packetNumber) {
+          return refuse(`ack of packet ${frame.ranges[0].largest}, which was never sent (next is ${this.packetNumber})`);
+        }
+        acks.push(frame);
+      } else if (frame.type === 'message' || frame.type === 'fragment') {
+        data.push(frame);
+      } else if (frame.type === 'close') {
+        close = true;
+      }
+      if (isAckEliciting(frame)) ackEliciting = true;
+    }
+    const planned = this.inbound.plan(data);
+    if (!planned.ok) {
+      // An authenticated packet refused for lack of room still shows the peer is alive.
+      if (planned.capacity) this.lastReceive = Math.max(this.lastReceive, now);
+      return refuse(planned.error);
+    }
+
+    this.lastReceive = Math.max(this.lastReceive, now);
+    this.receivedPackets++;
+    this.receivedBytes += payload.length;
+    this.received.add(packetNumber, now);
+    this.ackDirty = true;
+    if (ackEliciting) this.ackPending = true;
+    for (const ack of acks) this.onAck(ack, now);
+    this.inbound.apply(planned.plan);
+    if (close) this.closedByPeer = true;
+    return { accepted: true };
+  }
+
+  private onAck(ack: AckFrame, now: number): void {
+    const usingWindow = this.windowLimited || this.sent.bytesInFlight >= this.congestion.windowBytes / 2;
+    const acked = this.sent.onAck(ack.ranges);
+    const largest = acked.length > 0 ? acked[acked.length - 1] : undefined;
+    if (largest !== undefined && largest.packetNumber === ack.ranges[0].largest) {
+      this.rtt.addSample(now - largest.sentTime, ack.ackDelay * ACK_DELAY_UNIT_MS);
+    }
+    for (const packet of acked) {
+      this.congestion.onPacketAcked(packet.bytes, packet.sentTime, usingWindow);
+      for (const chunk of packet.chunks) this.outbound.onChunkAcked(chunk);
+      if (packet.ackLargest >= 0) this.received.forgetAcknowledgedBelow(packet.ackLargest);
+    }
+    if (acked.length > 0) {
+      this.probeCount = 0;
+      this.tally(acked.length, 0);
+    }
+    this.detectLosses(now);
+  }
+
+  private detectLosses(now: number): void {
+    const { lost } = this.sent.detectLosses(now, this.rtt.lossDelayMs());
+    if (lost.length === 0) return;
+    let newestLostSent = -Infinity;
+    for (const packet of lost) {
+      for (const chunk of packet.chunks) this.outbound.requeue(chunk, packet.packetNumber);
+      newestLostSent = Math.max(newestLostSent, packet.sentTime);
+    }
+    this.congestion.onPacketsLost(newestLostSent, now);
+    this.tally(0, lost.length);
+  }
+
+  private tally(acked: number, lost: number): void {
+    this.ackedTally += acked;
+    this.lostTally += lost;
+    if (this.ackedTally + this.lostTally > 2000) {
+      this.ackedTally /= 2;
+      this.lostTally /= 2;
+    }
+  }
+
+  // ---- sending ----
+
+  /**
+   * Everything to send now, called once per flush: an ACK first, then CLOSE, this poll's
+   * unreliable messages, resends, new reliable chunks (channels in turn), and a PING when one is
+   * owed. Data is limited by the congestion window and the pacer; unreliable messages that cannot
+   * go now are dropped and counted.
+   */
+  poll(now: number): OutgoingPacket[] {
+    this.pacer.refill(now, this.pacingRate());
+    this.detectLosses(now);
+    this.checkProbeTimeout(now);
+
+    const keepaliveDue = now - this.lastSend >= this.config.keepaliveMs;
+    const assembler = new PacketAssembler(this.writer, this.config.maxPacketBytes, () => this.allocate(MAX_PACKET_NUMBER - CLOSE_PACKET_RESERVE));
+    // Piggyback an ACK of non-eliciting packets only on packets that go out anyway: an ack-only
+    // reply to an ack-only packet would start an endless exchange between two blocked senders.
+    const windowOpen =
+      this.sent.packetsInFlight < MAX_TRACKED_PACKETS && this.sent.bytesInFlight < this.congestion.windowBytes && this.pacer.available > 0;
+    const reliableReady = this.outbound.peekResend() !== null || this.outbound.peekNewChunk() !== null;
+    const somethingToSend =
+      (this.outbound.hasUnreliable && windowOpen) ||
+      (reliableReady && (windowOpen || this.probeBytes > 0)) ||
+      this.pingQueued ||
+      this.probePending ||
+      keepaliveDue ||
+      this.closeReason !== null;
+    let ackSent = false;
+    if (this.ackPending || (this.ackDirty && somethingToSend)) ackSent = this.addAck(assembler, now);
+    if (this.closeReason !== null) {
+      assembler.add({ type: 'close', reason: this.closeReason }, 2);
+      this.closeReason = null;
+    }
+
+    let pollBytes = 0;
+    let limited = false;
+    // A probe may pass the window and the pacer, for reliable data only.
+    const canSend = (probe: boolean): boolean => {
+      if (this.sent.packetsInFlight + assembler.ackElicitingPackets >= MAX_TRACKED_PACKETS) return false;
+      if (probe && this.probeBytes > 0) return true;
+      return this.sent.bytesInFlight + pollBytes < this.congestion.windowBytes && this.pacer.available > 0;
+    };
+    const charge = (bytes: number, probe: boolean): void => {
+      pollBytes += bytes;
+      this.pacer.spend(bytes);
+      if (probe) this.probeBytes = Math.max(0, this.probeBytes - bytes);
+    };
+    const sendChunk = (chunk: OutboundChunk): boolean => {
+      const frame = chunk.frame();
+      const size = frameSize(frame);
+      const packet = assembler.add(frame, size);
+      if (packet === null) return false;
+      if (this.outbound.onChunkSent(chunk, packet.packetNumber)) packet.resend = true;
+      packet.chunks.push(chunk);
+      charge(size, true);
+      return true;
+    };
+
+    // 1. Unreliable messages of this poll, whole or not at all.
+    for (const message of this.outbound.takeUnreliable()) {
+      if (!canSend(false)) {
+        this.droppedOnSend++;
+        limited = true;
+        continue;
+      }
+      for (const chunk of message.chunks) {
+        const frame = chunk.frame();
+        const size = frameSize(frame);
+        if (assembler.add(frame, size) === null) break;
+        charge(size, false);
+      }
+    }
+    // 2. Resends, oldest loss first.
+    for (let chunk = this.outbound.peekResend(); chunk !== null; chunk = this.outbound.peekResend()) {
+      if (!canSend(true)) {
+        limited = true;
+        break;
+      }
+      if (!sendChunk(chunk)) break;
+    }
+    // 3. New reliable chunks, channels in turn.
+    for (let chunk = this.outbound.peekNewChunk(); chunk !== null; chunk = this.outbound.peekNewChunk()) {
+      if (!canSend(true)) {
+        limited = true;
+        break;
+      }
+      if (!sendChunk(chunk)) break;
+    }
+    // 4. A PING when an ack-eliciting packet is owed and none is going out.
+    if ((this.pingQueued || this.probePending || keepaliveDue) && assembler.ackElicitingPackets === 0) {
+      assembler.add({ type: 'ping' }, 1);
+    }
+    this.windowLimited = limited;
+    this.probeBytes = 0;
+    return this.finishPoll(assembler.finish(), now, ackSent);
+  }
+
+  /**
+   * A packet holding an ACK (when there is one to send) and a CLOSE frame with `reason`, outside
+   * the congestion window and not tracked, for a peer being closed. Uses packet numbers poll()
+   * keeps in reserve; throws a RangeError only if even those are used up (a caller bug).
+   */
+  closePacket(reason: number, now: number): OutgoingPacket {
+    const assembler = new PacketAssembler(this.writer, this.config.maxPacketBytes, () => this.allocate(MAX_PACKET_NUMBER));
+    const ackSent = this.addAck(assembler, now);
+    if (assembler.add({ type: 'close', reason: reason & 0xff }, 2) === null) {
+      throw new RangeError('ReliableConnection: packet numbers exhausted');
+    }
+    return this.finishPoll(assembler.finish(), now, ackSent)[0];
+  }
+
+  private addAck(assembler: PacketAssembler, now: number): boolean {
+    const full = this.received.ackFrame(now);
+    if (full === null) return false;
+    const frame = fitAckFrame(full, this.config.maxPacketBytes);
+    if (frame === null) return false;
+    return assembler.add(frame, frameSize(frame)) !== null;
+  }
+
+  private finishPoll(packets: AssembledPacket[], now: number, ackSent: boolean): OutgoingPacket[] {
+    const out: OutgoingPacket[] = [];
+    let elicited = false;
+    for (const packet of packets) {
+      this.sentPackets++;
+      this.sentBytes += packet.payload.length;
+      if (packet.resend) this.resentPackets++;
+      if (packet.ackEliciting) {
+        elicited = true;
+        this.sent.add({
+          packetNumber: packet.packetNumber,
+          sentTime: now,
+          bytes: packet.payload.length,
+          chunks: packet.chunks,
+          ackLargest: packet.ackLargest,
+          done: false,
+        });
+      }
+      out.push({ packetNumber: packet.packetNumber, payload: packet.payload });
+    }
+    if (out.length > 0) this.lastSend = now;
+    if (elicited) {
+      this.lastAckElicitingSend = now;
+      this.pingQueued = false;
+      this.probePending = false;
+    }
+    if (ackSent) {
+      this.ackPending = false;
+      this.ackDirty = false;
+    }
+    return out;
+  }
+
+  private allocate(limit: number): number | null {
+    if (this.packetNumber > limit) return null;
+    return this.packetNumber++;
+  }
+
+  private pacingRate(): number {
+    return Pacer.rateBytesPerMs(this.congestion.windowBytes, this.rtt.smoothedMs);
+  }
+
+  /** Probe timeout (RFC 9002 §6.2): no ack for a while after the last ack-eliciting packet. */
+  private checkProbeTimeout(now: number): void {
+    if (this.sent.packetsInFlight === 0) {
+      this.probeCount = 0;
+      return;
+    }
+    const timeout = Math.min(MAX_RTO_MS, this.rtt.retransmitTimeoutMs() * 2 ** this.probeCount);
+    if (now < this.lastAckElicitingSend + timeout) return;
+    this.probeCount++;
+    if (this.probeCount === PERSISTENT_CONGESTION_PROBES) this.congestion.onPersistentCongestion(now);
+    this.startProbe();
+  }
+
+  /**
+   * Probe (RFC 9002 §6.2.4): resend the oldest unacknowledged reliable data, up to two packets'
+   * worth, outside the congestion window — or, with none in flight, a PING.
+   */
+  private startProbe(): void {
+    this.probePending = true;
+    this.probeBytes = 2 * this.config.maxPacketBytes;
+    let requeued = 0;
+    for (const packet of this.sent.inFlightPackets()) {
+      for (const chunk of packet.chunks) {
+        if (requeued >= this.probeBytes) return;
+        if (this.outbound.requeue(chunk, chunk.lastSentPacket)) requeued += chunk.length;
+      }
+    }
+  }
+}
+
+function refuse(reason: string): ReceiveOutcome {
+  return { accepted: false, reason };
+}

@@ -1,0 +1,412 @@
+/**
+ * What a connection receives: reliable channels (in order, exactly once, out-of-order buffer
+ * bounded by sequence window and bytes), unreliable channels (sequenced, partial messages evicted
+ * under pressure), messages held for channels the local side has not opened, and the queue the
+ * application drains.
+ *
+ * A packet is planned before anything changes: every data frame is checked and the memory it
+ * would take is counted. A refused packet leaves no trace, so the sender's resend finds the same
+ * state; an accepted packet's reliable data is never dropped.
+ */
+import { admitFragment, Assembly, maxFragmentCount, type FragmentShape } from './assembly';
+import type { ReliabilityConfig } from './config';
+import {
+  CHANNEL_COUNT,
+  MESSAGE_CHARGE_OVERHEAD,
+  RELIABLE_WINDOW_MESSAGES,
+  UNRELIABLE_PARTIALS_PER_CHANNEL,
+} from './constants';
+import type { DataFrame, FragmentFrame, MessageFrame } from './frames';
+import { reliableReceiveBudget } from './outbound';
+import { sequenceAdd, sequenceDistance, sequenceNewer } from './sequence';
+
+export interface DeliveredMessage {
+  channelId: number;
+  reliable: boolean;
+  data: Uint8Array;
+}
+
+class ReliableReceiveChannel {
+  /** Messages at or after `nextExpected`, complete or partial. */
+  readonly pending = new Map<number, Assembly>();
+  constructor(public nextExpected: number) {}
+}
+
+class UnreliableReceiveChannel {
+  lastDelivered: number | null = null;
+  readonly partials = new Map<number, Assembly>();
+  /** The sequence last counted as dropped, so a fragmented message counts once. */
+  lastCountedDrop: number | null = null;
+}
+
+/** What this packet adds to one reliable message (copy-on-write over the stored assembly). */
+interface ReliableOverlay extends FragmentShape {
+  channelId: number;
+  sequence: number;
+  existing: Assembly | undefined;
+  single: Uint8Array | null;
+  newParts: Map<number, Uint8Array> | null;
+  addedBytes: number;
+}
+
+export interface InboundPlan {
+  reliable: Map<number, ReliableOverlay>;
+  touchedChannels: Set<number>;
+  unreliable: DataFrame[];
+}
+
+/** A packet may repeat what is stored already; only new data counts (an empty message is new data). */
+function addsData(overlay: ReliableOverlay): boolean {
+  return overlay.single !== null || overlay.newParts !== null;
+}
+
+export type PlanOutcome = { ok: true; plan: InboundPlan } | { ok: false; error: string; capacity: boolean };
+
+export class Inbound {
+  droppedUnreliable = 0;
+  private readonly reliable: (ReliableReceiveChannel | undefined)[] = new Array(CHANNEL_COUNT);
+  private readonly unreliable: (UnreliableReceiveChannel | undefined)[] = new Array(CHANNEL_COUNT);
+  /** What the local side opened: true reliable, false unreliable, null closed. */
+  private readonly local: (boolean | null)[] = new Array<boolean | null>(CHANNEL_COUNT).fill(null);
+  private readonly held: (DeliveredMessage[] | undefined)[] = new Array(CHANNEL_COUNT);
+  /** Unreliable partial messages, oldest first, for eviction under pressure. */
+  private readonly partialsByAge = new Map<Assembly, { channelId: number; sequence: number }>();
+  private delivered: DeliveredMessage[] = [];
+
+  private reliableCharge = 0;
+  private unreliableCharge = 0;
+  private heldCharge = 0;
+  private heldDataBytes = 0;
+  private undeliveredCharge = 0;
+
+  private readonly reliableBudget: number;
+  private readonly maxReliableFragments: number;
+  private readonly maxUnreliableFragments: number;
+
+  constructor(
+    private readonly config: ReliabilityConfig,
+    private readonly maxUndeliveredBytes: number,
+    private readonly initialSequence: number,
+  ) {
+    this.reliableBudget = reliableReceiveBudget(config);
+    this.maxReliableFragments = maxFragmentCount(config.maxReliableMessageBytes);
+    this.maxUnreliableFragments = maxFragmentCount(config.maxUnreliableMessageBytes);
+  }
+
+  get heldBytes(): number {
+    return this.heldDataBytes;
+  }
+
+  /** Bytes of partial and out-of-order messages stored (with per-message overhead). */
+  get reassemblyBytes(): number {
+    return this.reliableCharge + this.unreliableCharge;
+  }
+
+  setChannel(channelId: number, reliable: boolean | null): void {
+    if (!Number.isInteger(channelId) || channelId < 0 || channelId >= CHANNEL_COUNT) return;
+    this.local[channelId] = reliable;
+    const held = this.held[channelId];
+    if (reliable !== true || held === undefined) return;
+    this.held[channelId] = undefined;
+    for (const message of held) {
+      const charge = message.data.length + MESSAGE_CHARGE_OVERHEAD;
+      this.heldCharge -= charge;
+      this.heldDataBytes -= message.data.length;
+      this.delivered.push(message);
+      this.undeliveredCharge += charge;
+    }
+  }
+
+  takeDelivered(): DeliveredMessage[] {
+    const taken = this.delivered;
+    this.delivered = [];
+    this.undeliveredCharge = 0;
+    return taken;
+  }
+
+  /** Checks the data frames of one packet and counts what they would store. Changes nothing. */
+  plan(frames: readonly DataFrame[]): PlanOutcome {
+    const plan: InboundPlan = { reliable: new Map(), touchedChannels: new Set(), unreliable: [] };
+    for (const frame of frames) {
+      const error = frame.reliable ? this.planReliable(frame, plan) : this.checkUnreliable(frame);
+      if (error !== null) return { ok: false, error: `channel ${frame.channelId} ${frame.reliable ? 'reliable' : 'unreliable'} sequence ${frame.sequence}: ${error}`, capacity: false };
+      if (!frame.reliable) plan.unreliable.push(frame);
+    }
+    let added = 0;
+    for (const overlay of plan.reliable.values()) {
+      if (!addsData(overlay)) continue;
+      added += overlay.addedBytes + (overlay.existing === undefined ? MESSAGE_CHARGE_OVERHEAD : 0);
+    }
+    if (this.reliableCharge + added > this.reliableBudget) {
+      return { ok: false, error: `reassembly bound: ${this.reliableCharge} + ${added} bytes above ${this.reliableBudget}`, capacity: true };
+    }
+    let toHeld = 0;
+    let toDelivered = 0;
+    for (const channelId of plan.touchedChannels) {
+      const released = this.releasableCharge(channelId, plan);
+      if (this.local[channelId] === true) toDelivered += released;
+      else toHeld += released;
+    }
+    if (toHeld > 0 && this.heldCharge + toHeld > this.config.maxHeldBytes) {
+      return { ok: false, error: `held bound: ${this.heldCharge} + ${toHeld} bytes above ${this.config.maxHeldBytes}`, capacity: true };
+    }
+    if (toDelivered > 0 && this.undeliveredCharge > 0 && this.undeliveredCharge + toDelivered > this.maxUndeliveredBytes) {
+      return { ok: false, error: `undelivered bound: ${this.undeliveredCharge} + ${toDelivered} bytes above ${this.maxUndeliveredBytes}`, capacity: true };
+    }
+    return { ok: true, plan };
+  }
+
+  /** Stores what a plan from plan() found acceptable and delivers what became deliverable. */
+  apply(plan: InboundPlan): void {
+    for (const overlay of plan.reliable.values()) {
+      if (!addsData(overlay)) continue;
+      const channel = this.reliableChannel(overlay.channelId);
+      let assembly = overlay.existing;
+      if (assembly === undefined) {
+        assembly = new Assembly(overlay.count);
+        channel.pending.set(overlay.sequence, assembly);
+        this.reliableCharge += MESSAGE_CHARGE_OVERHEAD;
+      }
+      assembly.fragmentSize = overlay.fragmentSize;
+      assembly.lastLength = overlay.lastLength;
+      if (overlay.single !== null) assembly.setWhole(overlay.single.slice());
+      if (overlay.newParts !== null) for (const [index, data] of overlay.newParts) assembly.addPart(index, data.slice());
+      this.reliableCharge += overlay.addedBytes;
+    }
+    for (const channelId of plan.touchedChannels) this.releaseReliable(channelId);
+    for (const frame of plan.unreliable) this.receiveUnreliable(frame);
+  }
+
+  // ---- reliable ----
+
+  private planReliable(frame: DataFrame, plan: InboundPlan): string | null {
+    const channel = this.reliable[frame.channelId];
+    const nextExpected = channel?.nextExpected ?? this.initialSequence;
+    if (sequenceDistance(nextExpected, frame.sequence) >= RELIABLE_WINDOW_MESSAGES) {
+      // Already delivered (a late resend) unless it is further back than any honest sender goes.
+      if (sequenceDistance(frame.sequence, nextExpected) <= RELIABLE_WINDOW_MESSAGES) return null;
+      return `outside the window of ${RELIABLE_WINDOW_MESSAGES} from ${nextExpected}`;
+    }
+    const key = frame.channelId * 0x100000000 + frame.sequence;
+    let overlay = plan.reliable.get(key);
+    if (overlay === undefined) {
+      const existing = channel?.pending.get(frame.sequence);
+      overlay = {
+        channelId: frame.channelId,
+        sequence: frame.sequence,
+        existing,
+        count: existing?.count ?? (frame.type === 'message' ? 1 : frame.fragmentCount),
+        fragmentSize: existing?.fragmentSize ?? 0,
+        lastLength: existing?.lastLength ?? -1,
+        single: null,
+        newParts: null,
+        addedBytes: 0,
+      };
+    }
+    const error = frame.type === 'message' ? this.overlayMessage(overlay, frame) : this.overlayFragment(overlay, frame);
+    if (error !== null) return error;
+    plan.reliable.set(key, overlay);
+    plan.touchedChannels.add(frame.channelId);
+    return null;
+  }
+
+  private overlayMessage(overlay: ReliableOverlay, frame: MessageFrame): string | null {
+    if (frame.data.length > this.config.maxReliableMessageBytes) return `${frame.data.length} bytes, above ${this.config.maxReliableMessageBytes}`;
+    if (overlay.count !== 1) return 'sent both whole and in fragments';
+    if (overlay.single !== null || overlay.existing !== undefined) return null; // a repeat
+    overlay.single = frame.data;
+    overlay.addedBytes += frame.data.length;
+    return null;
+  }
+
+  private overlayFragment(overlay: ReliableOverlay, frame: FragmentFrame): string | null {
+    if (frame.fragmentCount > this.maxReliableFragments) return `fragment count ${frame.fragmentCount} above ${this.maxReliableFragments}`;
+    if (overlay.count !== frame.fragmentCount) return `fragment count ${frame.fragmentCount} where earlier fragments said ${overlay.count}`;
+    const seen = overlay.existing?.parts?.get(frame.fragmentIndex) ?? overlay.newParts?.get(frame.fragmentIndex);
+    if (seen !== undefined) return seen.length === frame.data.length ? null : `fragment ${frame.fragmentIndex} repeated with another length`;
+    const error = admitFragment(overlay, frame.fragmentIndex, frame.data.length, this.config.maxReliableMessageBytes);
+    if (error !== null) return error;
+    overlay.newParts ??= new Map();
+    overlay.newParts.set(frame.fragmentIndex, frame.data);
+    overlay.addedBytes += frame.data.length;
+    return null;
+  }
+
+  /** Charge of the messages that would become deliverable in order on `channelId` with this plan. */
+  private releasableCharge(channelId: number, plan: InboundPlan): number {
+    const channel = this.reliable[channelId];
+    let sequence = channel?.nextExpected ?? this.initialSequence;
+    let released = 0;
+    for (let step = 0; step < RELIABLE_WINDOW_MESSAGES; step++) {
+      const existing = channel?.pending.get(sequence);
+      const overlay = plan.reliable.get(channelId * 0x100000000 + sequence);
+      let received = existing?.received ?? 0;
+      let bytes = existing?.bytes ?? 0;
+      const count = existing?.count ?? overlay?.count ?? 0;
+      if (overlay !== undefined) {
+        received += (overlay.single !== null ? 1 : 0) + (overlay.newParts?.size ?? 0);
+        bytes += overlay.addedBytes;
+      }
+      if (count === 0 || received !== count) break;
+      released += bytes + MESSAGE_CHARGE_OVERHEAD;
+      sequence = sequenceAdd(sequence, 1);
+    }
+    return released;
+  }
+
+  private releaseReliable(channelId: number): void {
+    const channel = this.reliableChannel(channelId);
+    for (;;) {
+      const assembly = channel.pending.get(channel.nextExpected);
+      if (assembly === undefined || !assembly.complete) return;
+      channel.pending.delete(channel.nextExpected);
+      channel.nextExpected = sequenceAdd(channel.nextExpected, 1);
+      this.reliableCharge -= assembly.charge;
+      const message: DeliveredMessage = { channelId, reliable: true, data: assembly.assemble() };
+      const charge = message.data.length + MESSAGE_CHARGE_OVERHEAD;
+      if (this.local[channelId] === true) {
+        this.delivered.push(message);
+        this.undeliveredCharge += charge;
+      } else {
+        let held = this.held[channelId];
+        if (held === undefined) {
+          held = [];
+          this.held[channelId] = held;
+        }
+        held.push(message);
+        this.heldCharge += charge;
+        this.heldDataBytes += message.data.length;
+      }
+    }
+  }
+
+  private reliableChannel(channelId: number): ReliableReceiveChannel {
+    let channel = this.reliable[channelId];
+    if (channel === undefined) {
+      channel = new ReliableReceiveChannel(this.initialSequence);
+      this.reliable[channelId] = channel;
+    }
+    return channel;
+  }
+
+  // ---- unreliable ----
+
+  /** Checks what can be checked of an unreliable frame without state; failures refuse the packet. */
+  private checkUnreliable(frame: DataFrame): string | null {
+    const max = this.config.maxUnreliableMessageBytes;
+    if (frame.type === 'message') return frame.data.length > max ? `${frame.data.length} bytes, above ${max}` : null;
+    if (frame.fragmentCount > this.maxUnreliableFragments) return `fragment count ${frame.fragmentCount} above ${this.maxUnreliableFragments}`;
+    const fresh: FragmentShape = { count: frame.fragmentCount, fragmentSize: 0, lastLength: -1 };
+    return admitFragment(fresh, frame.fragmentIndex, frame.data.length, max);
+  }
+
+  private receiveUnreliable(frame: DataFrame): void {
+    const channel = this.unreliableChannel(frame.channelId);
+    if (this.local[frame.channelId] !== false) {
+      this.countDrop(channel, frame.sequence);
+      return;
+    }
+    if (channel.lastDelivered !== null && !sequenceNewer(frame.sequence, channel.lastDelivered)) return; // stale or repeated
+    if (frame.type === 'message') {
+      this.deliverUnreliable(channel, frame.channelId, frame.sequence, frame.data.slice());
+      return;
+    }
+    let assembly = channel.partials.get(frame.sequence);
+    if (assembly !== undefined) {
+      if (assembly.parts?.has(frame.fragmentIndex)) return;
+      if (assembly.count !== frame.fragmentCount || admitFragment(assembly, frame.fragmentIndex, frame.data.length, this.config.maxUnreliableMessageBytes) !== null) {
+        this.evictPartial(frame.channelId, frame.sequence, assembly); // inconsistent: the message cannot complete
+        return;
+      }
+    }
+    const need = frame.data.length + (assembly === undefined ? MESSAGE_CHARGE_OVERHEAD : 0);
+    if (!this.makeRoom(need, assembly)) {
+      if (assembly !== undefined) this.evictPartial(frame.channelId, frame.sequence, assembly);
+      else this.countDrop(channel, frame.sequence);
+      return;
+    }
+    if (assembly === undefined) {
+      if (channel.partials.size >= UNRELIABLE_PARTIALS_PER_CHANNEL) this.evictOldestOf(frame.channelId, channel);
+      assembly = new Assembly(frame.fragmentCount);
+      admitFragment(assembly, frame.fragmentIndex, frame.data.length, this.config.maxUnreliableMessageBytes);
+      channel.partials.set(frame.sequence, assembly);
+      this.partialsByAge.set(assembly, { channelId: frame.channelId, sequence: frame.sequence });
+      this.unreliableCharge += MESSAGE_CHARGE_OVERHEAD;
+    }
+    assembly.addPart(frame.fragmentIndex, frame.data.slice());
+    this.unreliableCharge += frame.data.length;
+    if (!assembly.complete) return;
+    this.removePartial(channel, frame.sequence, assembly);
+    this.deliverUnreliable(channel, frame.channelId, frame.sequence, assembly.assemble());
+  }
+
+  private deliverUnreliable(channel: UnreliableReceiveChannel, channelId: number, sequence: number, data: Uint8Array): void {
+    const charge = data.length + MESSAGE_CHARGE_OVERHEAD;
+    if (this.undeliveredCharge > 0 && this.undeliveredCharge + charge > this.maxUndeliveredBytes) {
+      this.countDrop(channel, sequence);
+      return;
+    }
+    this.delivered.push({ channelId, reliable: false, data });
+    this.undeliveredCharge += charge;
+    channel.lastDelivered = sequence;
+    // Anything older can never be delivered now.
+    for (const [partialSequence, partial] of channel.partials) {
+      if (!sequenceNewer(partialSequence, sequence)) this.evictPartial(channelId, partialSequence, partial);
+    }
+  }
+
+  /** Evicts other unreliable partials, oldest first, until `need` more bytes fit. */
+  private makeRoom(need: number, keep: Assembly | undefined): boolean {
+    const limit = this.config.maxReassemblyBytes;
+    while (this.reliableCharge + this.unreliableCharge + need > limit) {
+      let victim: [Assembly, { channelId: number; sequence: number }] | undefined;
+      for (const entry of this.partialsByAge) {
+        if (entry[0] !== keep) {
+          victim = entry;
+          break;
+        }
+      }
+      if (victim === undefined) return false;
+      this.evictPartial(victim[1].channelId, victim[1].sequence, victim[0]);
+    }
+    return true;
+  }
+
+  private evictOldestOf(channelId: number, channel: UnreliableReceiveChannel): void {
+    let oldest: number | null = null;
+    for (const sequence of channel.partials.keys()) {
+      if (oldest === null || sequenceNewer(oldest, sequence)) oldest = sequence;
+    }
+    if (oldest === null) return;
+    const assembly = channel.partials.get(oldest);
+    if (assembly !== undefined) this.evictPartial(channelId, oldest, assembly);
+  }
+
+  private evictPartial(channelId: number, sequence: number, assembly: Assembly): void {
+    const channel = this.unreliableChannel(channelId);
+    this.removePartial(channel, sequence, assembly);
+    this.countDrop(channel, sequence);
+  }
+
+  private removePartial(channel: UnreliableReceiveChannel, sequence: number, assembly: Assembly): void {
+    if (channel.partials.get(sequence) !== assembly) return;
+    channel.partials.delete(sequence);
+    this.partialsByAge.delete(assembly);
+    this.unreliableCharge -= assembly.charge;
+  }
+
+  private countDrop(channel: UnreliableReceiveChannel, sequence: number): void {
+    if (channel.lastCountedDrop === sequence) return;
+    channel.lastCountedDrop = sequence;
+    this.droppedUnreliable++;
+  }
+
+  private unreliableChannel(channelId: number): UnreliableReceiveChannel {
+    let channel = this.unreliable[channelId];
+    if (channel === undefined) {
+      channel = new UnreliableReceiveChannel();
+      this.unreliable[channelId] = channel;
+    }
+    return channel;
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * What a connection has to send: reliable messages per channel (cut into chunks, each chunk one
+ * MESSAGE or FRAGMENT frame, tracked until acknowledged), unreliable messages of the current
+ * poll, and the chunks waiting to be resent. Knows nothing of packets or time.
+ */
+import { Result } from '../result';
+import { fragmentPayloadBytes, type ReliabilityConfig } from './config';
+import {
+  CHANNEL_COUNT,
+  MESSAGE_CHARGE_OVERHEAD,
+  MESSAGE_HEADER_RESERVE,
+  RELIABLE_WINDOW_MESSAGES,
+} from './constants';
+import { Deque } from './deque';
+import type { DataFrame } from './frames';
+import { sequenceAdd, sequenceDistance } from './sequence';
+
+/** One frame's worth of a message. */
+export class OutboundChunk {
+  acked = false;
+  /** Number of the newest packet that carried this chunk; -1 before the first send. */
+  lastSentPacket = -1;
+  queuedForResend = false;
+
+  constructor(
+    readonly message: OutboundMessage,
+    readonly index: number,
+    private readonly offset: number,
+    readonly length: number,
+  ) {}
+
+  frame(): DataFrame {
+    const m = this.message;
+    const data = m.data.subarray(this.offset, this.offset + this.length);
+    if (m.chunks.length === 1) return { type: 'message', channelId: m.channelId, reliable: m.reliable, sequence: m.sequence, data };
+    return {
+      type: 'fragment',
+      channelId: m.channelId,
+      reliable: m.reliable,
+      sequence: m.sequence,
+      fragmentIndex: this.index,
+      fragmentCount: m.chunks.length,
+      data,
+    };
+  }
+}
+
+export class OutboundMessage {
+  readonly chunks: OutboundChunk[] = [];
+  ackedChunks = 0;
+  /** Its first chunk went out, so the receiver may be storing it. */
+  started = false;
+
+  constructor(
+    readonly channelId: number,
+    readonly reliable: boolean,
+    readonly sequence: number,
+    readonly data: Uint8Array,
+    maxPacketBytes: number,
+  ) {
+    if (data.length <= maxPacketBytes - MESSAGE_HEADER_RESERVE) {
+      this.chunks.push(new OutboundChunk(this, 0, 0, data.length));
+    } else {
+      const size = fragmentPayloadBytes(maxPacketBytes);
+      for (let offset = 0, index = 0; offset < data.length; offset += size, index++) {
+        this.chunks.push(new OutboundChunk(this, index, offset, Math.min(size, data.length - offset)));
+      }
+    }
+  }
+
+  /** Bytes the receiver may hold for it: data plus per-message bookkeeping. */
+  get charge(): number {
+    return this.data.length + MESSAGE_CHARGE_OVERHEAD;
+  }
+
+  get fullyAcked(): boolean {
+    return this.ackedChunks === this.chunks.length;
+  }
+}
+
+class ReliableSendChannel {
+  /** Accepted messages not yet retired (every message before them acknowledged too), oldest first. */
+  readonly window = new Deque<OutboundMessage>();
+  /** Index in `window` of the first message with a chunk never sent, and that chunk's index. */
+  cursor = 0;
+  chunkCursor = 0;
+  /** Charges of this channel's started, unretired messages. */
+  charge = 0;
+
+  constructor(public nextSequence: number) {}
+
+  get hasUnsent(): boolean {
+    return this.cursor < this.window.length;
+  }
+}
+
+export class Outbound {
+  pendingReliableBytes = 0;
+  private readonly reliable: (ReliableSendChannel | undefined)[] = new Array(CHANNEL_COUNT);
+  private readonly unreliableSequences: number[];
+  private unreliable: OutboundMessage[] = [];
+  private unreliableBytes = 0;
+  private readonly resends = new Deque<OutboundChunk>();
+  private nextChannelTurn = 0;
+  /** Charges of all started, unretired reliable messages: what the receiver may be storing. */
+  private receiverCharge = 0;
+  /** What the receiver may store of ours (its bound minus room kept for one unreliable message). */
+  private readonly receiverBudget: number;
+  private readonly channelShare: number;
+
+  constructor(
+    private readonly config: ReliabilityConfig,
+    private readonly maxQueuedUnreliableBytes: number,
+    private readonly initialSequence: number,
+  ) {
+    this.unreliableSequences = new Array<number>(CHANNEL_COUNT).fill(initialSequence);
+    this.receiverBudget = reliableReceiveBudget(config);
+    this.channelShare = Math.floor(this.receiverBudget / 4);
+  }
+
+  /** Copies `data` into a queued message. Channel range is the caller's to check. */
+  enqueue(channelId: number, reliable: boolean, data: Uint8Array): Result {
+    if (!Number.isInteger(channelId) || channelId < 0 || channelId >= CHANNEL_COUNT) return Result.InvalidChannel;
+    if (!(data instanceof Uint8Array)) return Result.InvalidPayload;
+    if (reliable) {
+      if (data.length > this.config.maxReliableMessageBytes) return Result.InvalidPayload;
+      if (this.pendingReliableBytes + data.length > this.config.maxPendingReliableBytes) return Result.InsufficientBuffer;
+      const channel = this.reliableChannel(channelId);
+      const message = new OutboundMessage(channelId, true, channel.nextSequence, data.slice(), this.config.maxPacketBytes);
+      channel.nextSequence = sequenceAdd(channel.nextSequence, 1);
+      channel.window.push(message);
+      this.pendingReliableBytes += data.length;
+      return Result.Ok;
+    }
+    if (data.length > this.config.maxUnreliableMessageBytes) return Result.InvalidPayload;
+    if (this.unreliableBytes + data.length > this.maxQueuedUnreliableBytes) return Result.InsufficientBuffer;
+    const sequence = this.unreliableSequences[channelId];
+    this.unreliableSequences[channelId] = sequenceAdd(sequence, 1);
+    this.unreliable.push(new OutboundMessage(channelId, false, sequence, data.slice(), this.config.maxPacketBytes));
+    this.unreliableBytes += data.length;
+    return Result.Ok;
+  }
+
+  /** The unreliable messages queued since the last poll; they are sent now or never. */
+  takeUnreliable(): OutboundMessage[] {
+    const taken = this.unreliable;
+    this.unreliable = [];
+    this.unreliableBytes = 0;
+    return taken;
+  }
+
+  get hasUnreliable(): boolean {
+    return this.unreliable.length > 0;
+  }
+
+  /** The oldest chunk waiting to be resent, or null. */
+  peekResend(): OutboundChunk | null {
+    while (this.resends.length > 0) {
+      const chunk = this.resends.at(0);
+      if (chunk.queuedForResend && !chunk.acked) return chunk;
+      this.resends.shift();
+    }
+    return null;
+  }
+
+  /**
+   * The next never-sent chunk, taking channels in turn (one chunk per channel per turn) so one busy
+   * channel cannot starve the others. A new message starts only inside the sequence window and the
+   * receiver's memory budget. Nothing changes until onChunkSent.
+   */
+  peekNewChunk(): OutboundChunk | null {
+    for (let step = 0; step < CHANNEL_COUNT; step++) {
+      const channelId = (this.nextChannelTurn + step) % CHANNEL_COUNT;
+      const channel = this.reliable[channelId];
+      if (channel === undefined || !channel.hasUnsent) continue;
+      const chunk = this.sendableChunk(channel);
+      if (chunk !== null) return chunk;
+    }
+    return null;
+  }
+
+  /** `chunk` (from peekResend or peekNewChunk) went out in packet `packetNumber`. Returns true for a resend. */
+  onChunkSent(chunk: OutboundChunk, packetNumber: number): boolean {
+    const resend = chunk.lastSentPacket >= 0;
+    chunk.lastSentPacket = packetNumber;
+    if (resend) {
+      chunk.queuedForResend = false;
+      if (this.resends.length > 0 && this.resends.at(0) === chunk) this.resends.shift();
+      return true;
+    }
+    const message = chunk.message;
+    const channel = this.reliable[message.channelId];
+    if (channel === undefined) return false;
+    if (!message.started) {
+      message.started = true;
+      channel.charge += message.charge;
+      this.receiverCharge += message.charge;
+    }
+    channel.chunkCursor++;
+    if (channel.chunkCursor >= message.chunks.length) {
+      channel.cursor++;
+      channel.chunkCursor = 0;
+    }
+    // The next turn goes to the following channel.
+    this.nextChannelTurn = (message.channelId + 1) % CHANNEL_COUNT;
+    return false;
+  }
+
+  onChunkAcked(chunk: OutboundChunk): void {
+    if (chunk.acked) return;
+    chunk.acked = true;
+    chunk.queuedForResend = false;
+    const message = chunk.message;
+    message.ackedChunks++;
+    if (!message.fullyAcked) return;
+    this.pendingReliableBytes -= message.data.length;
+    const channel = this.reliable[message.channelId];
+    if (channel === undefined) return;
+    // Retire from the front: the receiver has delivered every message up to the first unacknowledged one.
+    while (channel.window.length > 0 && channel.window.at(0).fullyAcked) {
+      const retired = channel.window.shift() as OutboundMessage;
+      channel.charge -= retired.charge;
+      this.receiverCharge -= retired.charge;
+      channel.cursor--;
+    }
+  }
+
+  /**
+   * The packet `packetNumber` that carried `chunk` was lost (or is being probed): queue the chunk
+   * to be resent unless it was acknowledged, is queued already, or went out again since.
+   */
+  requeue(chunk: OutboundChunk, packetNumber: number): boolean {
+    if (chunk.acked || chunk.queuedForResend || chunk.lastSentPacket !== packetNumber) return false;
+    chunk.queuedForResend = true;
+    this.resends.push(chunk);
+    return true;
+  }
+
+  private sendableChunk(channel: ReliableSendChannel): OutboundChunk | null {
+    const message = channel.window.at(channel.cursor);
+    if (message.started) return message.chunks[channel.chunkCursor];
+    const windowStart = channel.window.at(0).sequence;
+    if (sequenceDistance(windowStart, message.sequence) >= RELIABLE_WINDOW_MESSAGES) return null;
+    if (this.receiverCharge + message.charge > this.receiverBudget) return null;
+    if (channel.charge > 0 && channel.charge + message.charge > this.channelShare) return null;
+    return message.chunks[0];
+  }
+
+  private reliableChannel(channelId: number): ReliableSendChannel {
+    let channel = this.reliable[channelId];
+    if (channel === undefined) {
+      channel = new ReliableSendChannel(this.initialSequence);
+      this.reliable[channelId] = channel;
+    }
+    return channel;
+  }
+}
+
+/**
+ * Reliable bytes (with per-message overhead) a receiver stores out of order at most: its
+ * reassembly bound minus room for one unreliable message. The sender keeps what it has started
+ * and not retired within the same figure, so an honest sender never overflows the receiver.
+ */
+export function reliableReceiveBudget(config: ReliabilityConfig): number {
+  return config.maxReassemblyBytes - config.maxUnreliableMessageBytes - MESSAGE_CHARGE_OVERHEAD;
+}

@@ -1,0 +1,66 @@
+import type { ByteWriter } from '../wire';
+import { isAckEliciting, writeFrame, type Frame } from './frames';
+import type { OutboundChunk } from './outbound';
+
+/** One packet being filled during a poll. */
+export interface AssembledPacket {
+  packetNumber: number;
+  payload: Uint8Array;
+  ackEliciting: boolean;
+  chunks: OutboundChunk[];
+  /** It carries a chunk sent before. */
+  resend: boolean;
+  ackLargest: number;
+}
+
+/**
+ * Packs frames, in the order given, into packets of at most `maxBytes`: a frame that does not fit
+ * in the open packet closes it and opens the next. Packet numbers are taken as packets open.
+ */
+export class PacketAssembler {
+  private readonly packets: AssembledPacket[] = [];
+  private current: AssembledPacket | null = null;
+  private ackElicitingCount = 0;
+
+  constructor(
+    private readonly writer: ByteWriter,
+    private readonly maxBytes: number,
+    private readonly allocatePacketNumber: () => number | null,
+  ) {}
+
+  /** Ack-eliciting packets opened so far. */
+  get ackElicitingPackets(): number {
+    return this.ackElicitingCount;
+  }
+
+  /** Appends `frame` (`size` bytes, ≤ maxBytes); returns its packet, or null when no packet number is left. */
+  add(frame: Frame, size: number): AssembledPacket | null {
+    if (this.current !== null && this.writer.length + size > this.maxBytes) this.close();
+    if (this.current === null) {
+      const packetNumber = this.allocatePacketNumber();
+      if (packetNumber === null) return null;
+      this.writer.reset();
+      this.current = { packetNumber, payload: new Uint8Array(0), ackEliciting: false, chunks: [], resend: false, ackLargest: -1 };
+    }
+    writeFrame(this.writer, frame);
+    if (!this.current.ackEliciting && isAckEliciting(frame)) {
+      this.current.ackEliciting = true;
+      this.ackElicitingCount++;
+    }
+    if (frame.type === 'ack') this.current.ackLargest = frame.ranges[0].largest;
+    return this.current;
+  }
+
+  /** The packets, closed. */
+  finish(): AssembledPacket[] {
+    this.close();
+    return this.packets;
+  }
+
+  private close(): void {
+    if (this.current === null) return;
+    this.current.payload = this.writer.toBytes();
+    this.packets.push(this.current);
+    this.current = null;
+  }
+}

@@ -1,0 +1,118 @@
+import { PACKET_THRESHOLD } from './constants';
+import type { AckRange } from './frames';
+import type { OutboundChunk } from './outbound';
+
+/** An ack-eliciting packet we sent, kept until it is acknowledged or declared lost. */
+export interface SentPacket {
+  packetNumber: number;
+  sentTime: number;
+  bytes: number;
+  /** Reliable chunks it carried (unreliable data is never resent, so it is not tracked). */
+  chunks: OutboundChunk[];
+  /** Largest packet number acknowledged by an ACK frame it carried, or -1. */
+  ackLargest: number;
+  /** Acknowledged or declared lost. */
+  done: boolean;
+}
+
+/**
+ * Ack-eliciting packets in flight, in packet-number order, with loss detection by packet and time
+ * threshold (RFC 9002 §6.1).
+ */
+export class SentPacketLog {
+  private packets: SentPacket[] = [];
+  private head = 0;
+  private inFlight = 0;
+  private inFlightBytes = 0;
+  /** Largest packet number the peer acknowledged (tracked or not); -1 before any. */
+  largestAcked = -1;
+
+  get bytesInFlight(): number {
+    return this.inFlightBytes;
+  }
+
+  get packetsInFlight(): number {
+    return this.inFlight;
+  }
+
+  add(packet: SentPacket): void {
+    this.packets.push(packet);
+    this.inFlight++;
+    this.inFlightBytes += packet.bytes;
+  }
+
+  /** Marks the packets in `ranges` acknowledged; returns those newly acknowledged, ascending. */
+  onAck(ranges: readonly AckRange[]): SentPacket[] {
+    const acked: SentPacket[] = [];
+    for (let r = ranges.length - 1; r >= 0; r--) {
+      const range = ranges[r];
+      for (let i = this.firstIndexAtOrAbove(range.smallest); i < this.packets.length; i++) {
+        const packet = this.packets[i];
+        if (packet.packetNumber > range.largest) break;
+        if (packet.done) continue;
+        this.finish(packet);
+        acked.push(packet);
+      }
+    }
+    if (ranges.length > 0) this.largestAcked = Math.max(this.largestAcked, ranges[0].largest);
+    this.compact();
+    return acked;
+  }
+
+  /**
+   * Declares lost every packet below the largest acknowledged one that is PACKET_THRESHOLD numbers
+   * behind it or was sent `lossDelayMs` or more ago. Returns them, and when the next one would be.
+   */
+  detectLosses(now: number, lossDelayMs: number): { lost: SentPacket[]; nextLossTime: number } {
+    const lost: SentPacket[] = [];
+    let nextLossTime = Infinity;
+    for (let i = this.head; i < this.packets.length; i++) {
+      const packet = this.packets[i];
+      if (packet.packetNumber >= this.largestAcked) break;
+      if (packet.done) continue;
+      if (this.largestAcked - packet.packetNumber >= PACKET_THRESHOLD || packet.sentTime <= now - lossDelayMs) {
+        this.finish(packet);
+        lost.push(packet);
+      } else {
+        nextLossTime = Math.min(nextLossTime, packet.sentTime + lossDelayMs);
+      }
+    }
+    this.compact();
+    return { lost, nextLossTime };
+  }
+
+  /** Packets still in flight, oldest first. */
+  *inFlightPackets(): IterableIterator<SentPacket> {
+    for (let i = this.head; i < this.packets.length; i++) {
+      if (!this.packets[i].done) yield this.packets[i];
+    }
+  }
+
+  private finish(packet: SentPacket): void {
+    packet.done = true;
+    this.inFlight--;
+    this.inFlightBytes -= packet.bytes;
+  }
+
+  private firstIndexAtOrAbove(packetNumber: number): number {
+    let low = this.head;
+    let high = this.packets.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.packets[mid].packetNumber < packetNumber) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  private compact(): void {
+    while (this.head < this.packets.length && this.packets[this.head].done) this.head++;
+    if (this.head === this.packets.length) {
+      this.packets = [];
+      this.head = 0;
+    } else if (this.head >= 256 && this.head * 2 >= this.packets.length) {
+      this.packets = this.packets.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * A seeded network simulator in virtual time between two ReliableConnections (the netcode/yojimbo
+ * habit): loss, duplication, reordering and latency per direction, repeatable from a seed. For unit
+ * tests and benchmarks of the reliability layer; nothing in the library depends on it.
+ */
+import { mulberry32 } from '../transport/prng';
+import { ReliableConnection, type OutgoingPacket, type ReliabilityTuning } from './connection';
+import { defaultReliabilityConfig, type ReliabilityConfig } from './config';
+
+export interface SimulatedLinkProfile {
+  /** 0..1 */
+  lossRate?: number;
+  /** 0..1: the packet arrives twice. */
+  duplicateRate?: number;
+  /** 0..1: the packet is held back long enough for later ones to overtake it. */
+  reorderRate?: number;
+  latencyMs?: number;
+  /** Extra delay, uniform in 0..jitterMs. */
+  jitterMs?: number;
+}
+
+interface Scheduled {
+  deliverAt: number;
+  order: number;
+  packet: OutgoingPacket;
+}
+
+/** One direction of a simulated path. */
+export class SimulatedLink {
+  private readonly random: () => number;
+  private queue: Scheduled[] = [];
+  private order = 0;
+  sent = 0;
+  lost = 0;
+
+  constructor(
+    public profile: SimulatedLinkProfile,
+    seed: number,
+  ) {
+    this.random = mulberry32(seed);
+  }
+
+  get inFlight(): number {
+    return this.queue.length;
+  }
+
+  send(packet: OutgoingPacket, now: number): void {
+    this.sent++;
+    const p = this.profile;
+    // Draw every number every time so one setting does not shift the others' sequence.
+    const lossDraw = this.random();
+    const duplicateDraw = this.random();
+    const reorderDraw = this.random();
+    const jitterDraw = this.random();
+    const duplicateJitterDraw = this.random();
+    if (lossDraw < (p.lossRate ?? 0)) {
+      this.lost++;
+      return;
+    }
+    const latency = p.latencyMs ?? 0;
+    const jitter = p.jitterMs ?? 0;
+    let delay = latency + jitter * jitterDraw;
+    if (reorderDraw < (p.reorderRate ?? 0)) delay += latency + 10 + 20 * jitterDraw;
+    const copy = { packetNumber: packet.packetNumber, payload: packet.payload.slice() };
+    this.queue.push({ deliverAt: now + delay, order: this.order++, packet: copy });
+    if (duplicateDraw < (p.duplicateRate ?? 0)) {
+      this.queue.push({ deliverAt: now + latency + jitter * duplicateJitterDraw + 5, order: this.order++, packet: copy });
+    }
+  }
+
+  /** Packets whose time has come, in arrival order. */
+  due(now: number): OutgoingPacket[] {
+    const ready: Scheduled[] = [];
+    const waiting: Scheduled[] = [];
+    for (const item of this.queue) (item.deliverAt <= now ? ready : waiting).push(item);
+    this.queue = waiting;
+    ready.sort((x, y) => x.deliverAt - y.deliverAt || x.order - y.order);
+    return ready.map((item) => item.packet);
+  }
+}
+
+export type Side = 'a' | 'b';
+
+/** Two connections joined by two simulated links, stepped in virtual time. */
+export class SimulatedPair {
+  readonly a: ReliableConnection;
+  readonly b: ReliableConnection;
+  readonly aToB: SimulatedLink;
+  readonly bToA: SimulatedLink;
+  now: number;
+  /** Return true to drop a packet before it enters the link (targeted loss). */
+  dropFilter: ((from: Side, packet: OutgoingPacket) => boolean) | null = null;
+  /** Sees every packet a side's poll produced. */
+  onPoll: ((from: Side, packets: OutgoingPacket[], now: number) => void) | null = null;
+  refused: { side: Side; reason: string }[] = [];
+
+  constructor(options: {
+    seed: number;
+    config?: ReliabilityConfig;
+    configB?: ReliabilityConfig;
+    tuning?: Partial<ReliabilityTuning>;
+    aToB?: SimulatedLinkProfile;
+    bToA?: SimulatedLinkProfile;
+    startMs?: number;
+  }) {
+    this.now = options.startMs ?? 0;
+    const config = options.config ?? defaultReliabilityConfig;
+    this.a = new ReliableConnection(config, this.now, options.tuning);
+    this.b = new ReliableConnection(options.configB ?? config, this.now, options.tuning);
+    this.aToB = new SimulatedLink(options.aToB ?? {}, options.seed * 2 + 1);
+    this.bToA = new SimulatedLink(options.bToA ?? {}, options.seed * 2 + 2);
+  }
+
+  /** Advance `ms`: deliver what arrived, then let each side poll once (one frame). */
+  step(ms: number): void {
+    this.now += ms;
+    this.deliver(this.aToB, this.b, 'b');
+    this.deliver(this.bToA, this.a, 'a');
+    this.transmit(this.a, this.aToB, 'a');
+    this.transmit(this.b, this.bToA, 'b');
+  }
+
+  /** Steps until `done()` or `maxSteps`; returns whether `done()` became true. */
+  runUntil(done: () => boolean, stepMs: number, maxSteps: number): boolean {
+    for (let i = 0; i < maxSteps; i++) {
+      if (done()) return true;
+      this.step(stepMs);
+    }
+    return done();
+  }
+
+  private deliver(link: SimulatedLink, to: ReliableConnection, side: Side): void {
+    for (const packet of link.due(this.now)) {
+      const outcome = to.receive(packet.packetNumber, packet.payload, this.now);
+      if (!outcome.accepted) this.refused.push({ side, reason: outcome.reason });
+    }
+  }
+
+  private transmit(from: ReliableConnection, link: SimulatedLink, side: Side): void {
+    const packets = from.poll(this.now);
+    this.onPoll?.(side, packets, this.now);
+    for (const packet of packets) {
+      if (this.dropFilter?.(side, packet)) continue;
+      link.send(packet, this.now);
+    }
+  }
+}
