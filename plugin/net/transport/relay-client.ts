@@ -1,0 +1,397 @@
+/**
+ * The client end of the relay link: registers a session (PROTOCOL.md §3), keeps it alive, sends
+ * and receives relay DATA, and when the relay is lost (restart, network) reconnects with backoff
+ * and registers again — a new session, announced through onRegistered.
+ */
+import { consoleLogger, type LinkConditioner, type Logger } from '../types';
+import {
+  DATA_HEADER_BYTES,
+  MAX_RELAY_DATAGRAM_BYTES,
+  MAX_TOKEN_BYTES,
+  MIN_UDP_REGISTER_BYTES,
+  NONCE_BYTES,
+  RefusalReason,
+  RelayType,
+  decodeRelayDatagram,
+  encodeData,
+  encodeKeepalive,
+  encodeLeave,
+  encodeRegister,
+  isFinalRefusal,
+  sessionIdFromBytes,
+  type RefusedDatagram,
+  type RegisteredDatagram,
+} from '../wire/relay-codec';
+import { ConditionedSocket, validateLinkConditioner } from './conditioned-socket';
+import { parseRelayUrl, type DatagramSocket, type RelayUrl } from './datagram-socket';
+import { isNode } from './node-require';
+import { mulberry32 } from './prng';
+import { createDatagramSocket } from './socket-factory';
+
+export interface RelayRegistration {
+  relayId: Uint8Array;
+  sessionId: bigint;
+  endpoints: string[];
+}
+
+export interface RelayClientOptions {
+  url: string;
+  token?: string;
+  logger?: Logger;
+  /** Impairs outgoing DATA only; REGISTER, KEEPALIVE and LEAVE bypass it so a lossy run does not also churn relay sessions. */
+  conditioner?: LinkConditioner;
+  /** First wait before retrying a registration or a reconnect (default 100 ms); doubles per failure. */
+  reconnectInitialDelayMs?: number;
+  /** Longest wait between attempts (default 5000 ms). */
+  reconnectMaxDelayMs?: number;
+  /** Makes the link for a URL (default createDatagramSocket). */
+  socketFactory?: (url: string) => DatagramSocket;
+}
+
+export interface RelayClientStats {
+  datagramsSent: number;
+  bytesSent: number;
+  datagramsReceived: number;
+  bytesReceived: number;
+  /** Sessions registered so far (1 + re-registrations). */
+  registrations: number;
+  /** Received datagrams that were malformed or did not belong to the current session/attempt. */
+  dropped: number;
+}
+
+type State = 'idle' | 'connecting' | 'registering' | 'registered' | 'waiting' | 'refused' | 'disposed';
+
+/** Keepalive intervals without an answer after which the relay counts as lost (UDP has no close). */
+const LOST_AFTER_KEEPALIVES = 3.5;
+const MIN_KEEPALIVE_MS = 10;
+const REFUSAL_NAMES: Record<number, string> = {
+  [RefusalReason.TokenMissing]: 'token missing',
+  [RefusalReason.TokenInvalid]: 'token invalid',
+  [RefusalReason.TokenExpired]: 'token expired',
+  [RefusalReason.RelayFull]: 'relay full',
+  [RefusalReason.RateLimited]: 'rate limited',
+  [RefusalReason.UnknownSession]: 'unknown session',
+  [RefusalReason.UnsupportedVersion]: 'unsupported protocol version',
+  [RefusalReason.Malformed]: 'malformed',
+};
+
+export function refusalReasonName(reason: number): string {
+  return REFUSAL_NAMES[reason] ?? `reason ${reason}`;
+}
+
+function randomBytes(count: number): Uint8Array {
+  const bytes = new Uint8Array(count);
+  globalThis.crypto.getRandomValues(bytes);
+  return bytes;
+}
+
+function checkDelay(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 600_000) throw new Error(`${what} must be a number of milliseconds in 0..600000, got ${String(value)}`);
+  return value;
+}
+
+export class RelayClient {
+  onRegistered: ((registration: RelayRegistration) => void) | null = null;
+  onUnregistered: (() => void) | null = null;
+  onRefused: ((reason: number, detail: string, final: boolean) => void) | null = null;
+  onData: ((sourceSession: bigint, payload: Uint8Array) => void) | null = null;
+
+  private readonly relay: RelayUrl;
+  private readonly token: string;
+  private readonly logger: Logger;
+  private readonly conditioner: LinkConditioner | null;
+  private readonly conditionerRandom: (() => number) | null;
+  private readonly initialDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly socketFactory: (url: string) => DatagramSocket;
+
+  private state: State = 'idle';
+  private socket: DatagramSocket | null = null;
+  private conditioned: ConditionedSocket | null = null;
+  /** Bumped whenever the socket is replaced, so callbacks of an old socket are ignored. */
+  private generation = 0;
+  private currentRegistration: RelayRegistration | null = null;
+  private currentRefusal: { reason: number; detail: string } | null = null;
+  private sessionSecret: Uint8Array | null = null;
+  private keepaliveMs = 1000;
+  private nonce: Uint8Array = new Uint8Array(NONCE_BYTES);
+  private nonceValue = 0n;
+  private backoffMs: number;
+  private lastAckAt = 0;
+  /** The relay answered a KEEPALIVE of this session: the link was healthy. */
+  private sessionConfirmed = false;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
+  private disposing: Promise<void> | null = null;
+  private loggedNonFinalRefusal = false;
+  private readonly counters: RelayClientStats = { datagramsSent: 0, bytesSent: 0, datagramsReceived: 0, bytesReceived: 0, registrations: 0, dropped: 0 };
+
+  constructor(options: RelayClientOptions) {
+    if (options === null || typeof options !== 'object') throw new Error('RelayClient needs options with a relay url');
+    this.relay = parseRelayUrl(options.url);
+    const token = options.token ?? '';
+    if (typeof token !== 'string') throw new Error('relay token must be a string');
+    if (new TextEncoder().encode(token).length > MAX_TOKEN_BYTES) throw new Error(`relay token is longer than ${MAX_TOKEN_BYTES} bytes`);
+    this.token = token;
+    this.logger = options.logger ?? consoleLogger;
+    if (options.conditioner !== undefined) {
+      const problem = validateLinkConditioner(options.conditioner);
+      if (problem !== null) throw new Error(problem);
+    }
+    this.conditioner = options.conditioner ?? null;
+    // One generator for the client's whole life, so a seed gives one sequence across reconnects.
+    this.conditionerRandom = this.conditioner !== null ? mulberry32(this.conditioner.seed ?? 1) : null;
+    this.initialDelayMs = checkDelay(options.reconnectInitialDelayMs, 100, 'reconnectInitialDelayMs');
+    this.maxDelayMs = Math.max(this.initialDelayMs, checkDelay(options.reconnectMaxDelayMs, 5000, 'reconnectMaxDelayMs'));
+    this.backoffMs = this.initialDelayMs;
+    if (options.socketFactory === undefined && this.relay.scheme === 'udp' && !isNode()) {
+      throw new Error(`relay url "${options.url}": udp:// needs Node; in a browser use ws:// or wss://`);
+    }
+    this.socketFactory = options.socketFactory ?? createDatagramSocket;
+  }
+
+  get registration(): RelayRegistration | null {
+    return this.currentRegistration;
+  }
+
+  get refusal(): { reason: number; detail: string } | null {
+    return this.currentRefusal;
+  }
+
+  /** Opens the link and registers. Calling it again, or after dispose, does nothing. */
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.connect();
+  }
+
+  /** Sends `payload` to a relay session. False when not registered or the datagram would be too big. Does not keep `payload`. */
+  send(destinationSession: bigint, payload: Uint8Array): boolean {
+    if (this.state !== 'registered') return false;
+    if (typeof destinationSession !== 'bigint' || destinationSession <= 0n || destinationSession > 0xffffffffffffffffn) return false;
+    if (!(payload instanceof Uint8Array) || payload.length === 0 || payload.length + DATA_HEADER_BYTES > MAX_RELAY_DATAGRAM_BYTES) return false;
+    const datagram = encodeData(destinationSession, payload);
+    this.counters.datagramsSent++;
+    this.counters.bytesSent += datagram.length;
+    if (this.conditioned !== null) this.conditioned.send(datagram);
+    else this.socket?.send(datagram);
+    return true;
+  }
+
+  stats(): RelayClientStats {
+    return { ...this.counters };
+  }
+
+  /** Leaves the relay session, closes the link and clears timers. Idempotent. */
+  dispose(): Promise<void> {
+    if (this.disposing !== null) return this.disposing;
+    if (this.state === 'registered' && this.currentRegistration !== null && this.sessionSecret !== null) {
+      this.sendControl(encodeLeave(this.currentRegistration.sessionId, this.sessionSecret));
+    }
+    this.state = 'disposed';
+    this.currentRegistration = null;
+    this.sessionSecret = null;
+    this.clearTimers();
+    this.disposing = this.closeSocket();
+    return this.disposing;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private connect(): void {
+    const generation = ++this.generation;
+    this.state = 'connecting';
+    let socket: DatagramSocket;
+    try {
+      socket = this.socketFactory(this.relay.url);
+    } catch (error) {
+      this.logger.warn(`relay ${this.relay.url}: cannot open the link: ${(error as Error).message}`);
+      this.scheduleReconnect(false);
+      return;
+    }
+    const conditioned = this.conditioner !== null && this.conditionerRandom !== null ? new ConditionedSocket(socket, this.conditioner, this.conditionerRandom) : null;
+    const link: DatagramSocket = conditioned ?? socket;
+    this.socket = link;
+    this.conditioned = conditioned;
+    link.onOpen = () => {
+      if (generation !== this.generation) return;
+      this.state = 'registering';
+      this.nonce = randomBytes(NONCE_BYTES);
+      this.nonceValue = sessionIdFromBytes(this.nonce);
+      this.sendRegister();
+    };
+    link.onMessage = (datagram) => {
+      if (generation === this.generation) this.receive(datagram);
+    };
+    link.onClose = (reason) => {
+      if (generation === this.generation) this.lost(reason, false);
+    };
+  }
+
+  /** Sends REGISTER and arms its retry; every retry waits twice as long, up to the maximum. */
+  private sendRegister(): void {
+    const padToBytes = this.relay.scheme === 'udp' ? MIN_UDP_REGISTER_BYTES : 0;
+    this.sendControl(encodeRegister({ nonce: this.nonce, token: this.token, padToBytes }));
+    this.clearRetryTimer();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state !== 'registering') return;
+      this.backoffMs = Math.min(this.backoffMs * 2, this.maxDelayMs);
+      this.sendRegister();
+    }, this.backoffMs);
+  }
+
+  private receive(datagram: Uint8Array): void {
+    this.counters.datagramsReceived++;
+    this.counters.bytesReceived += datagram.length;
+    // The per-datagram path: relay DATA goes straight to the callback as a view.
+    if (datagram[0] === RelayType.Delivery && datagram.length > DATA_HEADER_BYTES && this.state === 'registered') {
+      this.onData?.(sessionIdFromBytes(datagram, 1), datagram.subarray(DATA_HEADER_BYTES));
+      return;
+    }
+    const decoded = decodeRelayDatagram(datagram);
+    if (!decoded.ok) {
+      this.counters.dropped++;
+      return;
+    }
+    const message = decoded.value;
+    switch (message.kind) {
+      case 'registered':
+        if (this.state === 'registering' && sessionIdFromBytes(message.nonce) === this.nonceValue) this.registered(message);
+        else this.counters.dropped++;
+        return;
+      case 'keepaliveAck':
+        if (this.state === 'registered' && message.sessionId === this.currentRegistration?.sessionId) {
+          this.lastAckAt = performance.now();
+          if (!this.sessionConfirmed) {
+            this.sessionConfirmed = true;
+            this.backoffMs = this.initialDelayMs;
+          }
+        } else {
+          this.counters.dropped++;
+        }
+        return;
+      case 'refused':
+        this.refused(message);
+        return;
+      default:
+        this.counters.dropped++;
+    }
+  }
+
+  private registered(message: RegisteredDatagram): void {
+    this.clearRetryTimer();
+    const registration: RelayRegistration = {
+      relayId: message.relayId.slice(),
+      sessionId: message.sessionId,
+      endpoints: [...message.endpoints],
+    };
+    this.currentRegistration = registration;
+    this.sessionSecret = message.secret.slice();
+    // A relay asking for keepalives more often than every 10 ms is not obeyed to the letter.
+    this.keepaliveMs = Math.max(MIN_KEEPALIVE_MS, message.keepaliveMs);
+    this.state = 'registered';
+    this.sessionConfirmed = false;
+    this.loggedNonFinalRefusal = false;
+    this.lastAckAt = performance.now();
+    this.counters.registrations++;
+    this.keepaliveTimer = setInterval(() => this.keepalive(), this.keepaliveMs);
+    this.onRegistered?.(registration);
+  }
+
+  private keepalive(): void {
+    if (this.state !== 'registered' || this.currentRegistration === null || this.sessionSecret === null) return;
+    if (performance.now() - this.lastAckAt > this.keepaliveMs * LOST_AFTER_KEEPALIVES) {
+      this.lost('the relay stopped answering keepalives', false);
+      return;
+    }
+    this.sendControl(encodeKeepalive(this.currentRegistration.sessionId, this.sessionSecret));
+  }
+
+  private refused(message: RefusedDatagram): void {
+    if (this.state === 'registering' && message.reference === this.nonceValue) {
+      const final = isFinalRefusal(message.reason);
+      const text = `relay ${this.relay.url} refused registration: ${refusalReasonName(message.reason)}${message.detail ? ` (${message.detail})` : ''}`;
+      if (final) {
+        this.currentRefusal = { reason: message.reason, detail: message.detail };
+        this.state = 'refused';
+        this.clearTimers();
+        this.generation++;
+        void this.closeSocket();
+        this.logger.warn(`${text}; not retrying`);
+      } else if (!this.loggedNonFinalRefusal) {
+        this.loggedNonFinalRefusal = true;
+        this.logger.warn(`${text}; retrying with backoff`);
+      }
+      // Non-final: the armed REGISTER retry goes on with backoff.
+      this.onRefused?.(message.reason, message.detail, final);
+      return;
+    }
+    const sessionId = this.currentRegistration?.sessionId;
+    if (this.state === 'registered' && message.reason === RefusalReason.UnknownSession && (message.reference === sessionId || message.reference === 0n)) {
+      this.lost('the relay does not know this session (restarted or expired)', true);
+      return;
+    }
+    this.counters.dropped++;
+  }
+
+  /** The relay is gone or forgot us: drop the session and reconnect. */
+  private lost(reason: string, registerAtOnce: boolean): void {
+    if (this.state === 'disposed' || this.state === 'refused') return;
+    const wasRegistered = this.state === 'registered';
+    this.currentRegistration = null;
+    this.sessionSecret = null;
+    this.clearTimers();
+    this.generation++;
+    void this.closeSocket();
+    this.scheduleReconnect(registerAtOnce && this.sessionConfirmed);
+    if (wasRegistered) {
+      this.logger.info(`relay ${this.relay.url}: session lost (${reason}); registering again`);
+      this.onUnregistered?.();
+    }
+  }
+
+  /** At once only after a healthy session, so a relay that keeps forgetting us cannot make us spin. */
+  private scheduleReconnect(atOnce: boolean): void {
+    this.state = 'waiting';
+    const delay = atOnce ? 0 : this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.maxDelayMs);
+    this.sessionConfirmed = false;
+    this.clearRetryTimer();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.state === 'waiting') this.connect();
+    }, delay);
+  }
+
+  private sendControl(datagram: Uint8Array): void {
+    const link = this.socket;
+    if (link === null) return;
+    this.counters.datagramsSent++;
+    this.counters.bytesSent += datagram.length;
+    if (this.conditioned !== null) this.conditioned.sendDirect(datagram);
+    else link.send(datagram);
+  }
+
+  private closeSocket(): Promise<void> {
+    const link = this.socket;
+    this.socket = null;
+    this.conditioned = null;
+    if (link === null) return Promise.resolve();
+    link.onOpen = null;
+    link.onMessage = null;
+    link.onClose = null;
+    return link.close().catch(() => undefined);
+  }
+
+  private clearRetryTimer(): void {
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  private clearTimers(): void {
+    this.clearRetryTimer();
+    if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = null;
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * `switchboard <command>`: the relay (and the lobby and dev commands their owners add). Run
+ * through server/cli-bin.js (`npx switchboard relay --port 7777`).
+ */
+import type { Logger } from '../plugin/net/types';
+import { createRelayToken, startRelay, type RelayOptions } from './relay';
+
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  env: Record<string, string | undefined>;
+  /** Resolves on SIGINT or SIGTERM (the command then shuts down). */
+  untilStopSignal(): Promise<string>;
+}
+
+type Command = { summary: string; usage: string; run(args: string[], io: CliIo): Promise<number> };
+
+class UsageError extends Error {}
+
+const SECRET_ENV = 'SWITCHBOARD_RELAY_SECRET';
+
+const RELAY_USAGE = `usage: switchboard relay [--host 127.0.0.1] [--port 7777] [--secret S] [options]
+
+Runs the relay: UDP and WebSocket on the same port number.
+  --host IP               address to bind (default 127.0.0.1)
+  --port N                port for UDP and WebSocket; 0 picks a free one (default 7777)
+  --secret S              require relay tokens made with this secret (or set ${SECRET_ENV});
+                          without one the relay is OPEN: anyone can register
+  --public-host HOST      host in the endpoint URLs handed to clients (default: --host)
+  --max-sessions N        sessions at most (default 10000)
+  --keepalive-ms N        keepalive interval told to clients (default 1000)
+  --session-idle-ms N     a silent session ends after this (default 10000)
+Stops cleanly on SIGINT or SIGTERM.`;
+
+const TOKEN_USAGE = `usage: switchboard token --secret S [--ttl SECONDS] [--subject NAME]
+
+Prints a relay access token (the lobby hands these out; this is for tests and operators).
+  --secret S        the relay's secret (or set ${SECRET_ENV})
+  --ttl SECONDS     lifetime (default 3600)
+  --subject NAME    who it is for (optional, at most 255 bytes)`;
+
+/** `--name value`, `--name=value`, and the flags in `booleans`. Throws UsageError on anything else. */
+function parseFlags(args: string[], known: string[], booleans: string[] = ['help']): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '-h') {
+      flags.set('help', 'true');
+      continue;
+    }
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument "${arg}"`);
+    const equals = arg.indexOf('=');
+    const name = arg.slice(2, equals === -1 ? undefined : equals);
+    if (booleans.includes(name)) {
+      flags.set(name, 'true');
+      continue;
+    }
+    if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
+    const value = equals === -1 ? args[++i] : arg.slice(equals + 1);
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    flags.set(name, value);
+  }
+  return flags;
+}
+
+function integerFlag(flags: Map<string, string>, name: string): number | undefined {
+  const text = flags.get(name);
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a whole number, got "${text}"`);
+  return Number(text);
+}
+
+function timestamped(io: CliIo): Logger {
+  const stamp = (): string => new Date().toISOString();
+  return { info: (message) => io.out(`${stamp()} ${message}`), warn: (message) => io.err(`${stamp()} ${message}`) };
+}
+
+const relayCommand: Command = {
+  summary: 'run the relay (UDP + WebSocket on one port)',
+  usage: RELAY_USAGE,
+  async run(args, io) {
+    const flags = parseFlags(args, ['host', 'port', 'secret', 'public-host', 'max-sessions', 'keepalive-ms', 'session-idle-ms']);
+    if (flags.has('help')) {
+      io.out(RELAY_USAGE);
+      return 0;
+    }
+    const secret = flags.get('secret') ?? io.env[SECRET_ENV];
+    const options: RelayOptions = {
+      host: flags.get('host') ?? '127.0.0.1',
+      port: integerFlag(flags, 'port') ?? 7777,
+      logger: timestamped(io),
+      ...(secret !== undefined && secret !== '' ? { secret } : {}),
+      ...(flags.has('public-host') ? { publicHost: flags.get('public-host') } : {}),
+      ...(flags.has('max-sessions') ? { maxSessions: integerFlag(flags, 'max-sessions') } : {}),
+      ...(flags.has('keepalive-ms') ? { keepaliveMs: integerFlag(flags, 'keepalive-ms') } : {}),
+      ...(flags.has('session-idle-ms') ? { sessionIdleMs: integerFlag(flags, 'session-idle-ms') } : {}),
+    };
+    const relay = await startRelay(options);
+    io.out(`switchboard relay ready: ${relay.udpUrl} ${relay.wsUrl}${secret ? ' (tokens required)' : ' (OPEN: no token needed)'}`);
+    const signal = await io.untilStopSignal();
+    io.out(`switchboard relay: ${signal}, closing`);
+    await relay.close();
+    return 0;
+  },
+};
+
+const tokenCommand: Command = {
+  summary: 'print a relay access token',
+  usage: TOKEN_USAGE,
+  async run(args, io) {
+    const flags = parseFlags(args, ['secret', 'ttl', 'subject']);
+    if (flags.has('help')) {
+      io.out(TOKEN_USAGE);
+      return 0;
+    }
+    const secret = flags.get('secret') ?? io.env[SECRET_ENV];
+    if (secret === undefined || secret === '') throw new UsageError(`token needs --secret or ${SECRET_ENV}`);
+    const subject = flags.get('subject');
+    io.out(createRelayToken(secret, { ttlSeconds: integerFlag(flags, 'ttl') ?? 3600, ...(subject !== undefined ? { subject } : {}) }));
+    return 0;
+  },
+};
+
+/**
+ * The commands. The lobby server's owner adds `lobby` here, the lead adds `dev` (relay + lobby
+ * + sample scene); each is one entry.
+ */
+const COMMANDS: Record<string, Command> = {
+  relay: relayCommand,
+  token: tokenCommand,
+};
+
+function helpText(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
+  return `usage: switchboard <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nswitchboard <command> --help shows a command's options.`;
+}
+
+/** Runs one command line; resolves with the exit code (0 ok, 1 failure, 2 usage). */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(helpText());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    io.err(`switchboard: unknown command "${name}"\n`);
+    io.err(helpText());
+    return 2;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`switchboard ${name}: ${error.message}\n`);
+      io.err(command.usage);
+      return 2;
+    }
+    io.err(`switchboard ${name}: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+export function processIo(): CliIo {
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    env: process.env,
+    untilStopSignal: () =>
+      new Promise<string>((resolve) => {
+        const stop = (signal: NodeJS.Signals): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve(signal);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      }),
+  };
+}
+
+/** The process entry (server/cli-bin.js): runs argv and exits with the command's code. */
+export function main(): void {
+  void runCli(process.argv.slice(2), processIo()).then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      process.stderr.write(`switchboard: ${error.stack ?? error.message}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+// `node -r ts-node/register/transpile-only server/cli.ts <command>` (npm start) runs it directly.
+if (require.main === module) main();

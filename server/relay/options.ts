@@ -1,0 +1,87 @@
+/** startRelay's options, their defaults and their validation. */
+import { isIP } from 'net';
+import { consoleLogger, type Logger } from '../../plugin/net/types';
+import { MAX_RELAY_DATAGRAM_BYTES } from '../../plugin/net/wire/relay-codec';
+
+export interface RelayOptions {
+  /** Address to bind (default '127.0.0.1'). */
+  host?: string;
+  /** UDP and WebSocket (TCP) on this one number; 0 picks a free one (default 7777). */
+  port?: number;
+  /** When set, REGISTER needs a token from createRelayToken(secret, …). */
+  secret?: string;
+  /** Host written into the endpoint URLs the relay hands out (default: host). Set it when binding 0.0.0.0. */
+  publicHost?: string;
+  /** Sessions at most; REGISTER past it is refused with reason 4 (default 10000). */
+  maxSessions?: number;
+  /** A session with no datagram for this long ends (default 10000). */
+  sessionIdleMs?: number;
+  /** Interval the relay tells clients to send KEEPALIVE at (default 1000, at most 65535). */
+  keepaliveMs?: number;
+  /** Registrations per second per IP address, refilled continuously (default 20). */
+  registrationsPerIpPerSecond?: number;
+  /** Registrations one IP address may make at once (default 50). */
+  registrationBurstPerIp?: number;
+  /** Datagrams per second one session may send (default 20000; the burst is one second's worth). */
+  sessionDatagramsPerSecond?: number;
+  /** Bytes per second one session may send (default 20000000; the burst is one second's worth). */
+  sessionBytesPerSecond?: number;
+  /** Longest datagram accepted (default and at most 1500). */
+  maxDatagramBytes?: number;
+  /** Per-IP rate-limit entries kept at most (default 10000). */
+  maxRateLimitEntries?: number;
+  /** Bytes waiting to go out on one WebSocket past which DATA to it is dropped (default 1 MiB). */
+  maxWebSocketBufferedBytes?: number;
+  /** REFUSED answers per second, all addresses together (default 200). */
+  refusalsPerSecond?: number;
+  /** Registration/refusal log lines per second at most (default 10). */
+  logLinesPerSecond?: number;
+  logger?: Logger;
+}
+
+export type ResolvedRelayOptions = Required<Omit<RelayOptions, 'secret' | 'logger'>> & { secret: string | null; logger: Logger };
+
+function positiveInteger(value: number | undefined, fallback: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new RangeError(`relay option ${what} must be an integer in 1..${max}, got ${String(value)}`);
+  return value;
+}
+
+function positiveNumber(value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new RangeError(`relay option ${what} must be a positive number, got ${String(value)}`);
+  return value;
+}
+
+export function resolveRelayOptions(options: RelayOptions = {}): ResolvedRelayOptions {
+  if (options === null || typeof options !== 'object') throw new TypeError('relay options must be an object');
+  const host = options.host ?? '127.0.0.1';
+  if (typeof host !== 'string' || isIP(host) === 0) throw new RangeError(`relay option host must be an IP address, got ${String(host)}`);
+  const port = options.port ?? 7777;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`relay option port must be an integer in 0..65535, got ${String(port)}`);
+  if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length === 0)) {
+    throw new RangeError('relay option secret must be a non-empty string when given');
+  }
+  const publicHost = options.publicHost ?? host;
+  if (typeof publicHost !== 'string' || publicHost.length === 0 || /[\s/@?#]/.test(publicHost)) throw new RangeError(`relay option publicHost is not a host: ${String(publicHost)}`);
+  const keepaliveMs = positiveInteger(options.keepaliveMs, 1000, 'keepaliveMs', 0xffff);
+  return {
+    host,
+    port,
+    secret: options.secret ?? null,
+    publicHost,
+    maxSessions: positiveInteger(options.maxSessions, 10_000, 'maxSessions', 1_000_000),
+    sessionIdleMs: positiveInteger(options.sessionIdleMs, Math.max(10_000, keepaliveMs * 5), 'sessionIdleMs', 3_600_000),
+    keepaliveMs,
+    registrationsPerIpPerSecond: positiveNumber(options.registrationsPerIpPerSecond, 20, 'registrationsPerIpPerSecond'),
+    registrationBurstPerIp: positiveInteger(options.registrationBurstPerIp, 50, 'registrationBurstPerIp'),
+    sessionDatagramsPerSecond: positiveNumber(options.sessionDatagramsPerSecond, 20_000, 'sessionDatagramsPerSecond'),
+    sessionBytesPerSecond: positiveNumber(options.sessionBytesPerSecond, 20_000_000, 'sessionBytesPerSecond'),
+    maxDatagramBytes: positiveInteger(options.maxDatagramBytes, MAX_RELAY_DATAGRAM_BYTES, 'maxDatagramBytes', MAX_RELAY_DATAGRAM_BYTES),
+    maxRateLimitEntries: positiveInteger(options.maxRateLimitEntries, 10_000, 'maxRateLimitEntries', 10_000_000),
+    maxWebSocketBufferedBytes: positiveInteger(options.maxWebSocketBufferedBytes, 1 << 20, 'maxWebSocketBufferedBytes'),
+    refusalsPerSecond: positiveNumber(options.refusalsPerSecond, 200, 'refusalsPerSecond'),
+    logLinesPerSecond: positiveNumber(options.logLinesPerSecond, 10, 'logLinesPerSecond'),
+    logger: options.logger ?? consoleLogger,
+  };
+}

@@ -1,0 +1,67 @@
+/** What the relay counts. Every dropped datagram is counted under exactly one reason. */
+
+export const RELAY_DROP_REASONS = [
+  /** Undecodable, an unknown or relay→client type, or a text WebSocket message. */
+  'malformed',
+  /** Longer than maxDatagramBytes. */
+  'oversize',
+  /** A REGISTER over UDP shorter than 256 bytes: dropped without an answer. */
+  'tooShortRegister',
+  /** DATA from a UDP address (or WebSocket) with no session. */
+  'unknownSource',
+  /** DATA to a session id the relay does not have. */
+  'unknownDestination',
+  /** KEEPALIVE or LEAVE naming a session id the relay does not have. */
+  'unknownSession',
+  /** KEEPALIVE or LEAVE with a wrong secret, or for a session of the other transport. */
+  'spoofed',
+  /** Over the sender session's datagram or byte rate. */
+  'rateLimited',
+  /** REGISTER over the per-IP registration rate (refused with reason 5). */
+  'registerRateLimited',
+  /** REGISTER without a valid, unexpired token (refused with reason 1, 2 or 3). */
+  'tokenRefused',
+  /** REGISTER while at maxSessions (refused with reason 4). */
+  'relayFull',
+  /** REGISTER of another protocol version (refused with reason 7). */
+  'badVersion',
+  /** DATA to a UDP session whose address another session took (it has not sent KEEPALIVE since). */
+  'destinationUnbound',
+  /** DATA to a WebSocket whose send buffer is over its bound, or while the UDP send queue is over its bound. */
+  'backpressure',
+] as const;
+
+export type RelayDropReason = (typeof RELAY_DROP_REASONS)[number];
+
+export interface RelayStats {
+  sessions: number;
+  udpSessions: number;
+  wsSessions: number;
+  /** Open WebSocket connections, with or without a session. */
+  wsConnections: number;
+  /** Datagrams (UDP datagrams and binary WebSocket messages) received, any kind. */
+  datagramsIn: number;
+  bytesIn: number;
+  /** Datagrams sent: forwarded DATA and the relay's own answers. */
+  datagramsOut: number;
+  bytesOut: number;
+  /** DATA datagrams forwarded. */
+  forwarded: number;
+  /** Payload bytes forwarded (without the 9-byte relay header). */
+  forwardedBytes: number;
+  registrations: number;
+  /** Sessions ended by LEAVE, by idle expiry, by their WebSocket closing. */
+  left: number;
+  expired: number;
+  closed: number;
+  refusalsSent: number;
+  /** Refusals not sent because of the refusal rate limit or because they would be longer than what they answer. */
+  refusalsSuppressed: number;
+  drops: Record<RelayDropReason, number>;
+}
+
+export function emptyDrops(): Record<RelayDropReason, number> {
+  const drops = {} as Record<RelayDropReason, number>;
+  for (const reason of RELAY_DROP_REASONS) drops[reason] = 0;
+  return drops;
+}

@@ -1,0 +1,82 @@
+/**
+ * Relay access tokens (docs/protocol-notes/relay.md, "Relay access tokens"): an HMAC-SHA256
+ * over a versioned payload holding the expiry, a random nonce and an optional subject, as
+ * `v1.<base64url payload>.<base64url tag>`. Whoever holds the relay's secret (the lobby server)
+ * mints them; the relay checks them on REGISTER.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'crypto';
+
+export const RELAY_TOKEN_PREFIX = 'v1.';
+export const MAX_RELAY_TOKEN_LENGTH = 1024;
+export const MAX_TOKEN_TTL_SECONDS = 366 * 24 * 3600;
+const PAYLOAD_VERSION = 1;
+const NONCE_BYTES = 16;
+const TAG_BYTES = 32;
+const MAX_SUBJECT_BYTES = 255;
+/** Domain separation: a MAC made for something else with the same secret is never a token. */
+const MAC_CONTEXT = Buffer.from('switchboard/relay-token/v1\0', 'utf8');
+
+export type RelayTokenStatus = 'ok' | 'missing' | 'invalid' | 'expired';
+
+export interface RelayTokenClaims {
+  ttlSeconds: number;
+  subject?: string;
+}
+
+function checkSecret(secret: string): Buffer {
+  if (typeof secret !== 'string' || secret.length === 0) throw new Error('relay secret must be a non-empty string');
+  return Buffer.from(secret, 'utf8');
+}
+
+function mac(key: Buffer, payload: Buffer): Buffer {
+  return createHmac('sha256', key).update(MAC_CONTEXT).update(payload).digest();
+}
+
+/** Mints a token valid for `ttlSeconds` from now. Throws on a bad secret or claims. */
+export function createRelayToken(secret: string, claims: RelayTokenClaims, nowSeconds = Math.floor(Date.now() / 1000)): string {
+  const key = checkSecret(secret);
+  if (claims === null || typeof claims !== 'object') throw new Error('relay token claims must be an object with ttlSeconds');
+  const { ttlSeconds, subject = '' } = claims;
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
+    throw new Error(`relay token ttlSeconds must be an integer in 1..${MAX_TOKEN_TTL_SECONDS}, got ${String(ttlSeconds)}`);
+  }
+  if (typeof subject !== 'string') throw new Error('relay token subject must be a string');
+  const subjectBytes = Buffer.from(subject, 'utf8');
+  if (subjectBytes.length > MAX_SUBJECT_BYTES) throw new Error(`relay token subject is longer than ${MAX_SUBJECT_BYTES} bytes`);
+  const payload = Buffer.alloc(1 + 8 + NONCE_BYTES + 1 + subjectBytes.length);
+  let offset = payload.writeUInt8(PAYLOAD_VERSION, 0);
+  offset = payload.writeBigUInt64BE(BigInt(nowSeconds + ttlSeconds), offset);
+  offset += randomBytes(NONCE_BYTES).copy(payload, offset);
+  offset = payload.writeUInt8(subjectBytes.length, offset);
+  subjectBytes.copy(payload, offset);
+  return `${RELAY_TOKEN_PREFIX}${payload.toString('base64url')}.${mac(key, payload).toString('base64url')}`;
+}
+
+/** Strict base64url (no padding, canonical): null for anything else. */
+function fromBase64Url(text: string): Buffer | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text ? bytes : null;
+}
+
+/**
+ * Checks a token: 'missing' (absent or empty), 'invalid' (malformed, too long, wrong MAC),
+ * 'expired' (valid MAC, expiry at or before `nowSeconds`), else 'ok'. Never throws on the token.
+ */
+export function verifyRelayToken(secret: string, token: string | undefined | null, nowSeconds: number): RelayTokenStatus {
+  const key = checkSecret(secret);
+  if (token === undefined || token === null || token === '') return 'missing';
+  if (typeof token !== 'string' || token.length > MAX_RELAY_TOKEN_LENGTH || !token.startsWith(RELAY_TOKEN_PREFIX)) return 'invalid';
+  const parts = token.slice(RELAY_TOKEN_PREFIX.length).split('.');
+  if (parts.length !== 2) return 'invalid';
+  const payload = fromBase64Url(parts[0]);
+  const tag = fromBase64Url(parts[1]);
+  if (payload === null || tag === null || tag.length !== TAG_BYTES) return 'invalid';
+  if (!timingSafeEqual(tag, mac(key, payload))) return 'invalid';
+  // The MAC is good, so the payload is ours; its layout is still checked before use.
+  if (payload.length < 1 + 8 + NONCE_BYTES + 1 || payload[0] !== PAYLOAD_VERSION) return 'invalid';
+  const subjectLength = payload[1 + 8 + NONCE_BYTES];
+  if (payload.length !== 1 + 8 + NONCE_BYTES + 1 + subjectLength) return 'invalid';
+  const expiresAt = payload.readBigUInt64BE(1);
+  return BigInt(Math.floor(nowSeconds)) >= expiresAt ? 'expired' : 'ok';
+}
