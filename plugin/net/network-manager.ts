@@ -1,0 +1,471 @@
+import { Observable, Subject } from 'rxjs';
+import { PeerPacketType, peerPacketType } from './crypto';
+import { Identity } from './identity';
+import { defaultManagerLimits, resolveManagerOptions, type NetworkManagerOptions, type ResolvedManagerLimits } from './manager-options';
+import { PeerLink } from './peer-link';
+import { defaultReliabilityConfig, validateReliabilityConfig, type ReliabilityConfig } from './reliability';
+import { Result } from './result';
+import { decodeRouteForPeer, encodeRoute, type RouteInfo } from './route';
+import { RelayClient } from './transport/relay-client';
+import { consoleLogger, systemClock, type Clock, type Logger, type NetworkMessage, type PeerId, type PeerState, type PeerStateChange, type PeerStats } from './types';
+
+export type { NetworkManagerOptions } from './manager-options';
+
+/** Bytes the relay header (§3.3) and the DATA packet header + tag (§5.3) add to a frame payload. */
+const RELAY_HEADER_BYTES = 9;
+const DATA_PACKET_OVERHEAD_BYTES = 6 + 16;
+/** How many flushes a closed peer keeps sending CLOSE for, since CLOSE itself is not resent. */
+const CLOSE_REPEATS = 3;
+const MAX_CHANNEL_ID = 127;
+
+type QueuedEvent =
+  | { kind: 'route'; route: string }
+  | { kind: 'state'; change: PeerStateChange }
+  | { kind: 'message'; message: NetworkMessage };
+
+interface InboundDatagram {
+  source: bigint;
+  payload: Uint8Array;
+}
+
+interface ClosingPeer {
+  link: PeerLink;
+  repeatsLeft: number;
+}
+
+/**
+ * The engine networking manager over Switchboard's relay: peers opened with routes, 128 channels
+ * each reliable or unreliable, events delivered in runCallbacks() and datagrams sent in flush().
+ * The contract is shared/API.md; every method returns a Result and none throws on bad input.
+ */
+export class NetworkManager {
+  readonly message$: Observable<NetworkMessage>;
+  readonly routeUpdate$: Observable<string>;
+  readonly peerState$: Observable<PeerStateChange>;
+
+  private readonly messageSubject = new Subject<NetworkMessage>();
+  private readonly routeSubject = new Subject<string>();
+  private readonly peerStateSubject = new Subject<PeerStateChange>();
+
+  private readonly identity: Identity;
+  private readonly limits: ResolvedManagerLimits;
+  private readonly reliabilityConfig: ReliabilityConfig;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly relay: RelayClient;
+
+  private readonly peers = new Map<PeerId, PeerLink>();
+  private readonly peersBySession = new Map<bigint, PeerLink>();
+  private closing: ClosingPeer[] = [];
+  private inbox: InboundDatagram[] = [];
+  /** Events made outside runCallbacks() (socket callbacks, flush) wait here for the next one. */
+  private pendingEvents: QueuedEvent[] = [];
+  private route: string | null = null;
+  private refusedReason: string | null = null;
+  private disposed = false;
+  private readonly managerDrops: Record<string, number> = {};
+
+  constructor(options: NetworkManagerOptions) {
+    const resolved = resolveManagerOptions(options);
+    if (!resolved.ok) throw new TypeError(`NetworkManager: ${resolved.error}`);
+    this.limits = resolved.limits;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? consoleLogger;
+    this.identity = options.identity ?? Identity.generate();
+    const reliability = validateReliabilityConfig({
+      ...defaultReliabilityConfig,
+      maxPacketBytes: this.limits.mtuBytes - RELAY_HEADER_BYTES - DATA_PACKET_OVERHEAD_BYTES,
+      maxReliableMessageBytes: this.limits.maxReliableMessageBytes,
+      maxUnreliableMessageBytes: this.limits.maxUnreliableMessageBytes,
+      maxPendingReliableBytes: this.limits.maxPendingReliableBytes,
+      maxReassemblyBytes: Math.max(defaultReliabilityConfig.maxReassemblyBytes, this.limits.maxReliableMessageBytes * 2),
+      timeoutMs: this.limits.timeoutMs,
+      keepaliveMs: this.limits.keepaliveMs,
+    });
+    if (!reliability.ok) throw new TypeError(`NetworkManager: ${reliability.error}`);
+    this.reliabilityConfig = reliability.config;
+    this.message$ = this.messageSubject.asObservable();
+    this.routeUpdate$ = this.routeSubject.asObservable();
+    this.peerState$ = this.peerStateSubject.asObservable();
+
+    try {
+      this.relay = new RelayClient({
+        url: options.relay,
+        token: options.token,
+        logger: this.logger,
+        conditioner: options.linkConditioner,
+        socketFactory: options.socketFactory,
+      });
+    } catch (error) {
+      throw new TypeError(`NetworkManager: relay: ${(error as Error).message}`);
+    }
+    this.relay.onRegistered = (registration) => {
+      this.refusedReason = null;
+      this.route = encodeRoute({
+        relayId: registration.relayId,
+        sessionId: registration.sessionId,
+        publicKey: this.identity.publicKey,
+        endpoints: registration.endpoints,
+      });
+      this.pendingEvents.push({ kind: 'route', route: this.route });
+      // Path changed under every peer: let reliability probe again at once instead of waiting
+      // out a backed-off retransmission timer.
+      for (const link of this.peers.values()) link.connection.onPathChanged(this.clock.now());
+    };
+    this.relay.onRefused = (reason, detail, final) => {
+      if (!final) return;
+      this.refusedReason = `relay refused registration (reason ${reason}: ${detail})`;
+      for (const link of this.peers.values()) this.setState(link, 'disconnected');
+    };
+    this.relay.onData = (source, payload) => this.enqueueInbound(source, payload);
+    this.relay.start();
+  }
+
+  /** This manager's peer id: a digest of its public key, known at once. */
+  getPeerId(): PeerId {
+    return this.identity.peerId;
+  }
+
+  /** The route others open this manager with; null until the relay has registered it. */
+  getRoute(): string | null {
+    return this.route;
+  }
+
+  /** The long-term identity, so a game can keep its peer id across runs. */
+  getIdentity(): Identity {
+    return this.identity;
+  }
+
+  runCallbacks(): Result {
+    if (this.disposed) return Result.NotRunning;
+    const now = this.clock.now();
+    const inbox = this.inbox;
+    this.inbox = [];
+    for (const datagram of inbox) this.handleInbound(datagram, now);
+    const events = this.pendingEvents;
+    this.pendingEvents = [];
+    for (const event of events) {
+      if (this.disposed) break;
+      this.emit(event);
+    }
+    return Result.Ok;
+  }
+
+  flush(): Result {
+    if (this.disposed) return Result.NotRunning;
+    const now = this.clock.now();
+    this.flushClosing(now);
+    if (this.relay.registration !== null) {
+      for (const link of this.peers.values()) this.flushPeer(link, now);
+    }
+    for (const link of this.peers.values()) this.checkTimeout(link, now);
+    if (this.refusedReason !== null) return Result.NotAuthenticated;
+    return Result.Ok;
+  }
+
+  openPeer(peerId: PeerId, route: string): Result {
+    if (this.disposed) return Result.NotRunning;
+    if (!isPeerId(peerId)) return Result.InvalidCommand;
+    const decoded = this.decodeRouteFor(peerId, route);
+    if (typeof decoded === 'number') return decoded;
+    if (peerId === this.identity.peerId) return Result.InvalidCommand;
+    if (this.peers.has(peerId)) return Result.Conflict;
+    if (this.peers.size >= this.limits.maxPeers) return Result.InsufficientBuffer;
+    const link = new PeerLink(peerId, decoded, this.identity, this.reliabilityConfig, this.clock, randomIncarnation());
+    this.peers.set(peerId, link);
+    this.bindSession(link);
+    link.state = this.refusedReason ? 'disconnected' : 'connecting';
+    this.pendingEvents.push({ kind: 'state', change: { peerId, state: link.state } });
+    return Result.Ok;
+  }
+
+  updatePeer(peerId: PeerId, route: string): Result {
+    if (this.disposed) return Result.NotRunning;
+    if (!isPeerId(peerId)) return Result.InvalidCommand;
+    const decoded = this.decodeRouteFor(peerId, route);
+    if (typeof decoded === 'number') return decoded;
+    const link = this.peers.get(peerId);
+    if (!link) return Result.NotFound;
+    if (this.peersBySession.get(link.route.sessionId) === link) this.peersBySession.delete(link.route.sessionId);
+    link.route = decoded;
+    this.bindSession(link);
+    link.connection.onPathChanged(this.clock.now());
+    return Result.Ok;
+  }
+
+  closePeer(peerId: PeerId): Result {
+    if (this.disposed) return Result.NotRunning;
+    const link = this.peers.get(peerId);
+    if (!link) return Result.NotFound;
+    this.removePeer(link);
+    if (link.session.isEstablished) this.closing.push({ link, repeatsLeft: CLOSE_REPEATS });
+    this.setState(link, 'closed');
+    return Result.Ok;
+  }
+
+  openChannel(peerId: PeerId, channelId: number, reliable: boolean): Result {
+    if (this.disposed) return Result.NotRunning;
+    const link = this.peers.get(peerId);
+    if (!link) return Result.NotFound;
+    if (!isChannelId(channelId)) return Result.InvalidChannel;
+    if (typeof reliable !== 'boolean') return Result.InvalidCommand;
+    const current = link.channels.get(channelId);
+    if (current !== undefined) return current === reliable ? Result.Ok : Result.Conflict;
+    link.channels.set(channelId, reliable);
+    link.connection.setChannel(channelId, reliable);
+    return Result.Ok;
+  }
+
+  closeChannel(peerId: PeerId, channelId: number): Result {
+    if (this.disposed) return Result.NotRunning;
+    const link = this.peers.get(peerId);
+    if (!link) return Result.NotFound;
+    if (!isChannelId(channelId)) return Result.InvalidChannel;
+    if (!link.channels.has(channelId)) return Result.NotFound;
+    link.channels.delete(channelId);
+    link.connection.setChannel(channelId, null);
+    return Result.Ok;
+  }
+
+  sendMessage(peerId: PeerId, channelId: number, data: Uint8Array): Result {
+    if (this.disposed) return Result.NotRunning;
+    const link = this.peers.get(peerId);
+    if (!link) return Result.NotFound;
+    if (!isChannelId(channelId)) return Result.InvalidChannel;
+    const reliable = link.channels.get(channelId);
+    if (reliable === undefined) return Result.NotFound;
+    if (!(data instanceof Uint8Array)) return Result.InvalidPayload;
+    return link.connection.send(channelId, reliable, data);
+  }
+
+  getPeerStats(peerId: PeerId): PeerStats | undefined {
+    const link = this.peers.get(peerId);
+    if (!link) return undefined;
+    const s = link.connection.stats();
+    return {
+      state: link.state,
+      rttMs: s.rttMs,
+      lossRate: s.lossRate,
+      sentPackets: s.sentPackets,
+      receivedPackets: s.receivedPackets,
+      resentPackets: s.resentPackets,
+      sentBytes: link.counters.sentBytes,
+      receivedBytes: link.counters.receivedBytes,
+      pendingReliableBytes: s.pendingReliableBytes,
+      droppedUnreliable: s.droppedUnreliable,
+    };
+  }
+
+  /** A readable dump of one peer's connection, for bug reports. */
+  describePeer(peerId: PeerId): string {
+    const link = this.peers.get(peerId);
+    if (!link) return `peer ${peerId}: not open`;
+    const s = link.connection.stats();
+    const session = link.session.stats();
+    return [
+      `peer ${peerId} (${link.session.role}) state=${link.state} relaySession=${link.route.sessionId.toString(16)}`,
+      `  rtt=${s.rttMs.toFixed(1)}ms loss=${(s.lossRate * 100).toFixed(1)}% cwnd=${s.congestionWindowBytes}B pacing=${Math.round(s.pacingRateBytesPerSecond / 1024)}KiB/s`,
+      `  packets sent=${s.sentPackets} received=${s.receivedPackets} resent=${s.resentPackets} bytes sent=${link.counters.sentBytes} received=${link.counters.receivedBytes}`,
+      `  pendingReliable=${s.pendingReliableBytes}B held=${s.heldBytes}B droppedUnreliable=${s.droppedUnreliable}`,
+      `  channels=${[...link.channels].map(([id, r]) => `${id}:${r ? 'reliable' : 'unreliable'}`).join(',') || 'none'}`,
+      `  handshakes sent=${session.handshakesSent} completed=${session.handshakesCompleted} keyPhase=${session.keyPhase} drops=${JSON.stringify({ ...session.dropped, ...link.counters.droppedPackets })}`,
+    ].join('\n');
+  }
+
+  /**
+   * Refused datagrams by reason. Without a peer id: those the manager refused before any peer saw
+   * them (strangers, full inbox). With one: that peer's (tampered, replayed, handshake refusals…).
+   */
+  getDropCounts(peerId?: PeerId): Readonly<Record<string, number>> {
+    if (peerId === undefined) return { ...this.managerDrops };
+    const link = this.peers.get(peerId);
+    if (!link) return {};
+    return { ...link.session.stats().dropped, ...link.counters.droppedPackets };
+  }
+
+  /** Closes every peer (telling the other ends), leaves the relay and completes the observables. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    const now = this.clock.now();
+    for (const link of [...this.peers.values()]) {
+      this.removePeer(link);
+      if (link.session.isEstablished) this.closing.push({ link, repeatsLeft: 1 });
+    }
+    this.flushClosing(now);
+    this.disposed = true;
+    this.inbox = [];
+    this.pendingEvents = [];
+    await this.relay.dispose();
+    this.messageSubject.complete();
+    this.routeSubject.complete();
+    this.peerStateSubject.complete();
+  }
+
+  private decodeRouteFor(peerId: PeerId, route: string): RouteInfo | Result {
+    // The route's key must be the one the peer id was derived from: nobody takes over a known id.
+    const decoded = decodeRouteForPeer(peerId, route);
+    return decoded.ok ? decoded.route : decoded.code;
+  }
+
+  private bindSession(link: PeerLink): void {
+    const previous = this.peersBySession.get(link.route.sessionId);
+    // Two open peers cannot share one relay session: the newer route wins the session.
+    if (previous && previous !== link) this.peersBySession.delete(link.route.sessionId);
+    this.peersBySession.set(link.route.sessionId, link);
+  }
+
+  private removePeer(link: PeerLink): void {
+    this.peers.delete(link.peerId);
+    if (this.peersBySession.get(link.route.sessionId) === link) this.peersBySession.delete(link.route.sessionId);
+  }
+
+  private enqueueInbound(source: bigint, payload: Uint8Array): void {
+    if (this.disposed) return;
+    if (this.inbox.length >= this.limits.maxInboxDatagrams) {
+      this.countDrop('inboxFull');
+      return;
+    }
+    this.inbox.push({ source, payload: payload.slice() });
+  }
+
+  private handleInbound(datagram: InboundDatagram, now: number): void {
+    const link = this.peersBySession.get(datagram.source);
+    // A stranger gets no answer and leaves no state behind.
+    if (!link || this.peers.get(link.peerId) !== link) {
+      this.countDrop('unknownSession');
+      return;
+    }
+    const type = peerPacketType(datagram.payload);
+    if (type === PeerPacketType.Data) {
+      this.handleData(link, datagram.payload, now);
+      return;
+    }
+    if (type === null) {
+      link.countDrop('unknownType');
+      return;
+    }
+    const outcome = link.session.handleHandshake(datagram.payload, now);
+    switch (outcome.kind) {
+      case 'reply':
+        link.pendingHandshakeReply = outcome.packet;
+        this.onEstablished(link, outcome.established.remoteRestarted);
+        break;
+      case 'established':
+        this.onEstablished(link, outcome.established.remoteRestarted);
+        // Confirms the new keys to the responder, which sends with the old ones until then.
+        link.connection.queuePing();
+        break;
+      case 'hello':
+        break;
+      case 'dropped':
+        link.countDrop(`handshake:${outcome.reason}`);
+        break;
+    }
+  }
+
+  private onEstablished(link: PeerLink, remoteRestarted: boolean): void {
+    if (remoteRestarted) link.resetConnection();
+    link.connection.onPathChanged(this.clock.now());
+    this.setState(link, 'connected');
+  }
+
+  private handleData(link: PeerLink, packet: Uint8Array, now: number): void {
+    const opened = link.session.open(packet);
+    // The session counts its own refusals (data-auth, data-replay, …).
+    if (!opened.ok) return;
+    const outcome = link.connection.receive(opened.packetNumber, opened.plaintext, now);
+    if (!outcome.accepted) {
+      link.countDrop('notAccepted');
+      return;
+    }
+    opened.commit();
+    link.counters.receivedBytes += packet.length + RELAY_HEADER_BYTES;
+    if (link.state !== 'connected') this.setState(link, 'connected');
+    for (const message of link.connection.takeDelivered()) {
+      this.pendingEvents.push({ kind: 'message', message: { peerId: link.peerId, channelId: message.channelId, data: message.data } });
+    }
+    if (link.connection.remoteClosed) {
+      this.removePeer(link);
+      this.setState(link, 'closed');
+    }
+  }
+
+  private flushPeer(link: PeerLink, now: number): void {
+    const destination = link.route.sessionId;
+    if (link.pendingHandshakeReply) {
+      this.sendTo(link, destination, link.pendingHandshakeReply);
+      link.pendingHandshakeReply = null;
+    }
+    const handshake = link.session.pollHandshake(now);
+    if (handshake) this.sendTo(link, destination, handshake);
+    if (!link.session.isEstablished) return;
+    for (const packet of link.connection.poll(now)) {
+      this.sendTo(link, destination, link.session.seal(packet.packetNumber, packet.payload));
+    }
+  }
+
+  private flushClosing(now: number): void {
+    if (this.closing.length === 0) return;
+    const stillClosing: ClosingPeer[] = [];
+    for (const entry of this.closing) {
+      if (this.relay.registration !== null) {
+        const close = entry.link.connection.closePacket(0, now);
+        this.sendTo(entry.link, entry.link.route.sessionId, entry.link.session.seal(close.packetNumber, close.payload));
+      }
+      entry.repeatsLeft--;
+      if (entry.repeatsLeft > 0) stillClosing.push(entry);
+    }
+    this.closing = stillClosing;
+  }
+
+  private sendTo(link: PeerLink, destination: bigint, packet: Uint8Array): void {
+    if (this.relay.send(destination, packet)) link.counters.sentBytes += packet.length + RELAY_HEADER_BYTES;
+  }
+
+  private checkTimeout(link: PeerLink, now: number): void {
+    if (link.state === 'connected' && link.connection.isTimedOut(now)) this.setState(link, 'disconnected');
+  }
+
+  private setState(link: PeerLink, state: PeerState): void {
+    if (link.state === state) return;
+    link.state = state;
+    this.pendingEvents.push({ kind: 'state', change: { peerId: link.peerId, state } });
+  }
+
+  private emit(event: QueuedEvent): void {
+    switch (event.kind) {
+      case 'route':
+        this.routeSubject.next(event.route);
+        break;
+      case 'state':
+        this.peerStateSubject.next(event.change);
+        break;
+      case 'message':
+        // A message for a peer closed earlier in this same frame is not delivered.
+        if (this.peers.has(event.message.peerId)) this.messageSubject.next(event.message);
+        break;
+    }
+  }
+
+  private countDrop(reason: string): void {
+    this.managerDrops[reason] = (this.managerDrops[reason] ?? 0) + 1;
+  }
+}
+
+function isPeerId(value: unknown): value is PeerId {
+  return typeof value === 'bigint' && value > 0n && value <= 0xffffffffffffffffn;
+}
+
+function isChannelId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_CHANNEL_ID;
+}
+
+function randomIncarnation(): bigint {
+  const bytes = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(bytes);
+  let value = 0n;
+  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  return value;
+}
+
+export { defaultManagerLimits };
