@@ -1,0 +1,417 @@
+/**
+ * LobbyAdapter over colyseus.js 0.16, for the lobby server in server/lobby (browser and Node).
+ * Members and metadata come from the room state (decoded by reflection) and are diffed into
+ * join/update/leave events; metadata writes are requests the server answers after applying them.
+ * A dropped connection is re-established with the room's reconnection token, and requests still
+ * waiting are sent again (they set values, so a repeat is harmless).
+ */
+import { Client, type Room } from 'colyseus.js';
+import { Observable, Subject } from 'rxjs';
+import { consoleLogger, type Logger } from '../net/types';
+import { LobbyError, type LobbyAdapter, type LobbyErrorCode, type LobbyMember } from './lobby-adapter';
+import {
+  CLOSE_CONSENTED,
+  LOBBY_ROOM_TYPE,
+  LobbyJoinErrorCode,
+  LobbyMessageType,
+  MAX_REQUEST_SEQ,
+  type SetMetadataRequest,
+  type WelcomeMessage,
+} from './lobby-protocol';
+import { MemberView, type MemberSnapshot } from './member-view';
+import {
+  checkMetadataUpdate,
+  defaultLobbyMetadataLimits,
+  describeNameRule,
+  isPlainRecord,
+  isValidName,
+  type LobbyMetadataLimits,
+} from './metadata-rules';
+
+export interface ColyseusLobbyOptions {
+  /** How long joining may take, welcome included (default 10,000 ms). */
+  joinTimeoutMs?: number;
+  /** How long setMemberMetadata waits for the server's answer (default 10,000 ms). */
+  requestTimeoutMs?: number;
+  /** Reconnect attempts after a dropped connection before giving up (default 8). */
+  reconnectAttempts?: number;
+  /** Delay before the first reconnect attempt; doubles per attempt up to 2,000 ms (default 100 ms). */
+  reconnectDelayMs?: number;
+  logger?: Logger;
+  /** Any other field is sent to the server as a Colyseus join option. */
+  [joinOption: string]: unknown;
+}
+
+interface Settings {
+  joinTimeoutMs: number;
+  requestTimeoutMs: number;
+  reconnectAttempts: number;
+  reconnectDelayMs: number;
+  logger: Logger;
+  joinOptions: Record<string, unknown>;
+}
+
+interface PendingRequest {
+  entries: Record<string, string>;
+  resolve: () => void;
+  reject: (error: LobbyError) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const SETTING_KEYS = new Set(['joinTimeoutMs', 'requestTimeoutMs', 'reconnectAttempts', 'reconnectDelayMs', 'logger']);
+const MAX_PENDING_REQUESTS = 32;
+const MAX_RECONNECT_DELAY_MS = 2_000;
+const LEAVE_TIMEOUT_MS = 3_000;
+/** Bounds on what we read from the server's state, whatever it sends. */
+const MAX_MEMBERS_READ = 4_096;
+const MAX_KEYS_READ = 64;
+const MAX_VALUE_READ = 8_192;
+
+type ConnectionState = 'open' | 'reconnecting' | 'closed';
+
+export class ColyseusLobby implements LobbyAdapter {
+  readonly selfId: string;
+  /** Handed out on join when the lobby server has a relaySecret: pass it as NetworkManagerOptions.token. */
+  readonly relayToken?: string;
+  readonly lobbyName: string;
+  readonly memberJoin$: Observable<LobbyMember>;
+  readonly memberUpdate$: Observable<LobbyMember>;
+  readonly memberLeave$: Observable<LobbyMember>;
+
+  private readonly joinSubject = new Subject<LobbyMember>();
+  private readonly updateSubject = new Subject<LobbyMember>();
+  private readonly leaveSubject = new Subject<LobbyMember>();
+  private readonly view: MemberView;
+  private readonly pending = new Map<number, PendingRequest>();
+  private readonly limits: LobbyMetadataLimits;
+  private readonly logger: Logger;
+  private room: Room;
+  private connection: ConnectionState = 'open';
+  private leaving = false;
+  private nextSeq = 1;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /**
+   * Joins (or creates) the lobby `lobbyName` on the server at `url` ('ws://host:port'). Rejects
+   * with a LobbyError: `full`, `invalid_name`, `invalid_join`, `unreachable` or `timeout`.
+   */
+  static async join(url: string, lobbyName: string, options: ColyseusLobbyOptions = {}): Promise<ColyseusLobby> {
+    if (!isValidName(lobbyName)) throw new LobbyError('invalid_name', `lobby name must be ${describeNameRule()}`);
+    const settings = resolveSettings(options);
+    let client: Client;
+    try {
+      client = new Client(url);
+    } catch (error) {
+      throw new LobbyError('unreachable', `lobby url ${JSON.stringify(url)} is not usable: ${errorMessage(error)}`);
+    }
+    let room: Room;
+    try {
+      room = await client.joinOrCreate(LOBBY_ROOM_TYPE, { ...settings.joinOptions, lobbyName });
+    } catch (error) {
+      throw joinError(error, url);
+    }
+    const welcome = await waitUntilReady(room, settings.joinTimeoutMs).catch(async (error: unknown) => {
+      await leaveQuietly(room);
+      throw error;
+    });
+    return new ColyseusLobby(client, room, lobbyName, welcome, settings);
+  }
+
+  private constructor(
+    private readonly client: Client,
+    room: Room,
+    lobbyName: string,
+    welcome: WelcomeMessage,
+    private readonly settings: Settings,
+  ) {
+    this.room = room;
+    this.lobbyName = lobbyName;
+    this.selfId = room.sessionId;
+    if (welcome.relayToken !== undefined) this.relayToken = welcome.relayToken;
+    this.limits = welcome.limits;
+    this.logger = settings.logger;
+    this.view = new MemberView(this.selfId);
+    this.memberJoin$ = this.joinSubject.asObservable();
+    this.memberUpdate$ = this.updateSubject.asObservable();
+    this.memberLeave$ = this.leaveSubject.asObservable();
+    // The state already lists everyone present, this member included (waitUntilReady).
+    this.view.apply(readMembers(room.state));
+    this.attach(room);
+  }
+
+  members(): LobbyMember[] {
+    return this.view.list();
+  }
+
+  setMemberMetadata(entries: Record<string, string>): Promise<void> {
+    if (this.connection === 'closed' || this.leaving) return Promise.reject(new LobbyError('closed', 'the lobby was left or is gone'));
+    const verdict = checkMetadataUpdate(this.view.get(this.selfId) ?? new Map(), entries, this.limits);
+    if (!verdict.ok) return Promise.reject(new LobbyError('invalid_metadata', verdict.error));
+    if (this.pending.size >= MAX_PENDING_REQUESTS) {
+      return Promise.reject(new LobbyError('busy', `${MAX_PENDING_REQUESTS} metadata updates are already waiting for the lobby server`));
+    }
+    const seq = this.nextSeq;
+    this.nextSeq = seq >= MAX_REQUEST_SEQ ? 1 : seq + 1;
+    const request: Record<string, string> = Object.fromEntries(verdict.entries);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(seq);
+        reject(new LobbyError('timeout', `the lobby server did not answer a metadata update within ${this.settings.requestTimeoutMs} ms`));
+      }, this.settings.requestTimeoutMs);
+      this.pending.set(seq, { entries: request, resolve, reject, timer });
+      if (this.connection === 'open') this.sendRequest(seq, request);
+    });
+  }
+
+  async leave(): Promise<void> {
+    if (this.connection === 'closed' || this.leaving) return;
+    this.leaving = true;
+    if (this.connection === 'open') await leaveQuietly(this.room);
+    this.finish('left');
+  }
+
+  private attach(room: Room): void {
+    room.onError.clear();
+    room.onError((code, message) => this.logger.warn(`lobby "${this.lobbyName}": server error ${code}: ${message ?? ''}`));
+    room.onStateChange((state) => {
+      if (room !== this.room || this.connection === 'closed') return;
+      this.emit(this.view.apply(readMembers(state)));
+    });
+    room.onMessage(LobbyMessageType.MetadataResult, (message: unknown) => {
+      if (room === this.room) this.onResult(message);
+    });
+    room.onMessage('*', () => undefined); // unknown types from a newer server: ignored, not logged per message
+    room.onLeave((code) => this.onRoomLeave(room, code));
+  }
+
+  private emit(events: ReturnType<MemberView['apply']>): void {
+    for (const event of events) {
+      if (this.connection === 'closed') return;
+      if (event.kind === 'join') this.joinSubject.next(event.member);
+      else if (event.kind === 'update') this.updateSubject.next(event.member);
+      else this.leaveSubject.next(event.member);
+    }
+  }
+
+  private sendRequest(seq: number, entries: Record<string, string>): void {
+    const request: SetMetadataRequest = { seq, entries };
+    try {
+      this.room.send(LobbyMessageType.SetMetadata, request);
+    } catch {
+      // The socket is closing; onLeave follows and the request is sent again after reconnecting.
+    }
+  }
+
+  private onResult(message: unknown): void {
+    if (!isPlainRecord(message) || typeof message.seq !== 'number') return;
+    const request = this.pending.get(message.seq);
+    if (request === undefined) return;
+    this.pending.delete(message.seq);
+    clearTimeout(request.timer);
+    if (message.ok === true) {
+      request.resolve();
+      return;
+    }
+    const code: LobbyErrorCode = message.code === 'rate_limited' ? 'rate_limited' : 'invalid_metadata';
+    const text = typeof message.error === 'string' ? message.error.slice(0, 300) : 'refused by the lobby server';
+    request.reject(new LobbyError(code, text));
+  }
+
+  private onRoomLeave(room: Room, code: number): void {
+    if (room !== this.room || this.connection !== 'open') return;
+    if (this.leaving) return;
+    if (code === CLOSE_CONSENTED) {
+      this.logger.info(`lobby "${this.lobbyName}": closed by the server`);
+      this.finish('closed by the server');
+      return;
+    }
+    this.logger.warn(`lobby "${this.lobbyName}": connection dropped (code ${code}); reconnecting`);
+    this.connection = 'reconnecting';
+    this.scheduleReconnect(0);
+  }
+
+  private scheduleReconnect(attempt: number): void {
+    if (attempt >= this.settings.reconnectAttempts) {
+      this.logger.warn(`lobby "${this.lobbyName}": gave up reconnecting after ${attempt} attempts`);
+      this.finish('connection lost');
+      return;
+    }
+    const delay = Math.min(MAX_RECONNECT_DELAY_MS, this.settings.reconnectDelayMs * 2 ** attempt);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.reconnect(attempt);
+    }, delay);
+  }
+
+  private async reconnect(attempt: number): Promise<void> {
+    let room: Room;
+    try {
+      room = await this.client.reconnect(this.room.reconnectionToken);
+    } catch (error) {
+      if (this.connection !== 'reconnecting') return;
+      if (isRefusal(error)) {
+        this.logger.warn(`lobby "${this.lobbyName}": reconnect refused: ${errorMessage(error)}`);
+        this.finish('reconnect refused');
+      } else {
+        this.scheduleReconnect(attempt + 1);
+      }
+      return;
+    }
+    if (this.connection !== 'reconnecting') {
+      await leaveQuietly(room);
+      return;
+    }
+    this.room = room;
+    this.connection = 'open';
+    // The fresh full state arrives next; attach() diffs it against what we knew before the drop.
+    this.attach(room);
+    this.logger.info(`lobby "${this.lobbyName}": reconnected`);
+    for (const [seq, request] of this.pending) this.sendRequest(seq, request.entries);
+  }
+
+  private finish(reason: string): void {
+    if (this.connection === 'closed') return;
+    this.connection = 'closed';
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    for (const request of this.pending.values()) {
+      clearTimeout(request.timer);
+      request.reject(new LobbyError('closed', `lobby "${this.lobbyName}": ${reason}`));
+    }
+    this.pending.clear();
+    this.view.clear();
+    this.joinSubject.complete();
+    this.updateSubject.complete();
+    this.leaveSubject.complete();
+  }
+}
+
+function resolveSettings(options: ColyseusLobbyOptions): Settings {
+  if (!isPlainRecord(options)) throw new TypeError('ColyseusLobby.join: options must be a plain object');
+  const joinOptions: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (!SETTING_KEYS.has(key)) joinOptions[key] = value;
+  }
+  const settings: Settings = {
+    joinTimeoutMs: options.joinTimeoutMs ?? 10_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    reconnectAttempts: options.reconnectAttempts ?? 8,
+    reconnectDelayMs: options.reconnectDelayMs ?? 100,
+    logger: options.logger ?? consoleLogger,
+    joinOptions,
+  };
+  for (const name of ['joinTimeoutMs', 'requestTimeoutMs', 'reconnectAttempts', 'reconnectDelayMs'] as const) {
+    const value = settings[name];
+    if (!Number.isInteger(value) || value < 0 || value > 3_600_000) {
+      throw new TypeError(`ColyseusLobby.join: ${name} must be an integer 0..3600000, got ${String(value)}`);
+    }
+  }
+  return settings;
+}
+
+/**
+ * Waits, bounded, until the server's welcome has come and the room state lists this member (the
+ * first full state may predate our own entry by one patch); a refused or dropped join rejects.
+ */
+function waitUntilReady(room: Room, timeoutMs: number): Promise<WelcomeMessage> {
+  return new Promise<WelcomeMessage>((resolve, reject) => {
+    let welcome: WelcomeMessage | null = null;
+    let settled = false;
+    const settle = (outcome: WelcomeMessage | LobbyError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      room.onStateChange.remove(onState);
+      if (outcome instanceof LobbyError) reject(outcome);
+      else resolve(outcome);
+    };
+    const check = (): void => {
+      if (welcome !== null && readMembers(room.state).has(room.sessionId)) settle(welcome);
+    };
+    const onState = (): void => check();
+    const timer = setTimeout(() => settle(new LobbyError('timeout', `the lobby server did not welcome us within ${timeoutMs} ms`)), timeoutMs);
+    room.onStateChange(onState);
+    room.onMessage(LobbyMessageType.Welcome, (message: unknown) => {
+      welcome = readWelcome(message, room.sessionId);
+      if (welcome === null) settle(new LobbyError('invalid_join', 'the lobby server sent a malformed welcome'));
+      else check();
+    });
+    room.onLeave((code) => settle(new LobbyError('unreachable', `the lobby server closed the connection while joining (code ${code})`)));
+  });
+}
+
+function readWelcome(message: unknown, sessionId: string): WelcomeMessage | null {
+  if (!isPlainRecord(message) || message.memberId !== sessionId) return null;
+  const limits = isPlainRecord(message.limits) ? message.limits : {};
+  const readLimit = (name: keyof LobbyMetadataLimits): number => {
+    const value = limits[name];
+    return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 1 << 20 ? value : defaultLobbyMetadataLimits[name];
+  };
+  const welcome: WelcomeMessage = {
+    memberId: sessionId,
+    capacity: typeof message.capacity === 'number' ? message.capacity : 0,
+    limits: { maxKeys: readLimit('maxKeys'), maxKeyLength: readLimit('maxKeyLength'), maxValueLength: readLimit('maxValueLength') },
+  };
+  if (typeof message.relayToken === 'string' && message.relayToken.length <= 4096) welcome.relayToken = message.relayToken;
+  return welcome;
+}
+
+/** Members and their string metadata from the decoded room state, bounded whatever the server sends. */
+function readMembers(state: unknown): MemberSnapshot {
+  const snapshot: MemberSnapshot = new Map();
+  const members = (state as { members?: unknown } | null | undefined)?.members;
+  if (!isForEachable(members)) return snapshot;
+  members.forEach((member, id) => {
+    if (snapshot.size >= MAX_MEMBERS_READ || typeof id !== 'string') return;
+    const metadata = new Map<string, string>();
+    const source = (member as { metadata?: unknown } | null | undefined)?.metadata;
+    if (isForEachable(source)) {
+      source.forEach((value, key) => {
+        if (metadata.size < MAX_KEYS_READ && typeof key === 'string' && typeof value === 'string' && value.length <= MAX_VALUE_READ) {
+          metadata.set(key, value);
+        }
+      });
+    }
+    snapshot.set(id, metadata);
+  });
+  return snapshot;
+}
+
+function isForEachable(value: unknown): value is { forEach(callback: (value: unknown, key: unknown) => void): void } {
+  return typeof value === 'object' && value !== null && typeof (value as { forEach?: unknown }).forEach === 'function';
+}
+
+function joinError(error: unknown, url: string): LobbyError {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = errorMessage(error);
+  if (code === LobbyJoinErrorCode.Full) return new LobbyError('full', message);
+  if (code === LobbyJoinErrorCode.InvalidName) return new LobbyError('invalid_name', message);
+  if (typeof code === 'number') return new LobbyError('invalid_join', `the lobby server refused the join: ${message}`);
+  return new LobbyError('unreachable', `cannot reach the lobby server at ${url}: ${message}`);
+}
+
+/** A matchmaking refusal (room gone, token expired) as opposed to a network failure worth retrying. */
+function isRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && code >= 4000 && code < 5000;
+}
+
+async function leaveQuietly(room: Room): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([room.leave(true), new Promise<void>((resolve) => (timer = setTimeout(resolve, LEAVE_TIMEOUT_MS)))]);
+  } catch {
+    // The connection is already gone.
+  } finally {
+    clearTimeout(timer);
+  }
+  try {
+    room.connection?.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

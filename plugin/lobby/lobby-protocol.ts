@@ -1,0 +1,52 @@
+/**
+ * What the ColyseusLobby client and the lobby server (server/lobby) say to each other on top of
+ * Colyseus 0.16. Membership and metadata travel in the room state (members: map of
+ * { metadata: map of string }); requests, answers and the per-member welcome are messages.
+ * docs/LOBBY.md describes the exchange.
+ */
+import type { LobbyMetadataLimits } from './metadata-rules';
+
+/** The Colyseus room type; lobbies are rooms of this type filtered by `lobbyName`. */
+export const LOBBY_ROOM_TYPE = 'switchboard_lobby';
+
+export const LobbyMessageType = {
+  /** client → server: merge entries into the sender's own metadata. */
+  SetMetadata: 'set_metadata',
+  /** server → client: the answer to one SetMetadata, sent after the patch that applied it. */
+  MetadataResult: 'metadata_result',
+  /** server → client, once after joining: member id, limits and (when configured) the relay token. */
+  Welcome: 'welcome',
+} as const;
+
+export interface SetMetadataRequest {
+  /** The client's request number, echoed in the answer (integer 0..2^31-1). */
+  seq: number;
+  entries: Record<string, string>;
+}
+
+export interface MetadataResultMessage {
+  seq: number;
+  ok: boolean;
+  /** When refused: `invalid_metadata` or `rate_limited`, and a message naming the problem. */
+  code?: 'invalid_metadata' | 'rate_limited';
+  error?: string;
+}
+
+export interface WelcomeMessage {
+  memberId: string;
+  capacity: number;
+  limits: LobbyMetadataLimits;
+  relayToken?: string;
+}
+
+/** Matchmaking error codes the server answers a refused join with (Colyseus ServerError codes). */
+export const LobbyJoinErrorCode = {
+  Full: 4601,
+  InvalidName: 4602,
+  InvalidJoin: 4603,
+} as const;
+
+/** WebSocket close code Colyseus uses for a consented leave (our leave, a kick, a server shutdown). */
+export const CLOSE_CONSENTED = 4000;
+
+export const MAX_REQUEST_SEQ = 0x7fff_ffff;

@@ -1,0 +1,173 @@
+/**
+ * startLobbyServer(): a Colyseus 0.16 server (@colyseus/core + @colyseus/ws-transport) whose one
+ * room type is the Switchboard lobby, joined by name. Colyseus keeps its matchmaker in module state,
+ * so one lobby server runs per process at a time; starting a second one while the first runs is
+ * refused with an error saying so (close the first, then start again: that works).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from '@colyseus/core';
+import { WebSocketTransport } from '@colyseus/ws-transport';
+import { LOBBY_ROOM_TYPE } from '../../plugin/lobby/lobby-protocol';
+import { maxUpdateBytes, resolveMetadataLimits, type LobbyMetadataLimits } from '../../plugin/lobby/metadata-rules';
+import { consoleLogger, type Logger } from '../../plugin/net/types';
+import { LobbyCounters, type LobbyServerStats } from './lobby-counters';
+import { createLobbyRoomClass, type LobbyRoomConfig } from './lobby-room';
+
+export type { LobbyServerStats } from './lobby-counters';
+
+export interface LobbyServerOptions {
+  /** Address to listen on (default '127.0.0.1'). */
+  host?: string;
+  /** TCP port; 0 picks a free one (default 2567). */
+  port?: number;
+  /** When set, every member gets a relay token (createRelayToken) in its welcome. */
+  relaySecret?: string;
+  /** Members per lobby (default 16, at most 1024); a join past it is refused with "lobby … is full". */
+  capacity?: number;
+  /** Where warnings go (default console); Colyseus's own log lines go here too while the server runs. */
+  logger?: Logger;
+  /** Lifetime of handed-out relay tokens (default 12 h). */
+  relayTokenTtlSeconds?: number;
+  /** How long a dropped member keeps its place for a reconnect (default 20 s; 0 = leave at once). */
+  reconnectSeconds?: number;
+  /** Lobbies open at once at most (default 1,000). */
+  maxLobbies?: number;
+  limits?: Partial<LobbyMetadataLimits>;
+  /** Metadata updates per member: burst and sustained rate (defaults 20 and 10/s). */
+  updateBurst?: number;
+  updatesPerSecond?: number;
+  /** How often state changes are sent to members (default 50 ms, Colyseus's own default). */
+  patchRateMs?: number;
+}
+
+export interface LobbyServer {
+  /** 'ws://host:port', what ColyseusLobby.join takes. */
+  url: string;
+  stats(): LobbyServerStats;
+  /** Disconnects every member, disposes the lobbies and stops listening. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Matchmaking request bodies are small JSON; Colyseus reads them without a bound, so this guard adds one. */
+const MAX_MATCHMAKE_BODY_BYTES = 16 * 1024;
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** Whether this process runs a lobby server now (Colyseus's matchmaker is per process). */
+let running = false;
+
+export async function startLobbyServer(options: LobbyServerOptions = {}): Promise<LobbyServer> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 2567;
+  const logger = options.logger ?? consoleLogger;
+  const config = resolveConfig(options, logger);
+  if (typeof host !== 'string' || host.length === 0) throw new TypeError('startLobbyServer: host must be a non-empty string');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`startLobbyServer: port must be an integer 0..65535, got ${String(port)}`);
+  if (running) {
+    throw new Error('startLobbyServer: a lobby server is already running in this process (Colyseus keeps one matchmaker per process); close it first');
+  }
+  running = true;
+
+  const counters = new LobbyCounters();
+  const transport = new WebSocketTransport({ maxPayload: maxUpdateBytes(config.limits) + 1024 });
+  const colyseus = new Server({ transport, greet: false, gracefullyShutdown: false, logger: colyseusLogger(logger) });
+  const httpServer = transport.server;
+  if (httpServer === undefined || !('closeAllConnections' in httpServer)) {
+    running = false;
+    throw new Error('startLobbyServer: the WebSocket transport has no HTTP server');
+  }
+  httpServer.prependListener('request', boundRequestBody);
+  colyseus.define(LOBBY_ROOM_TYPE, createLobbyRoomClass(config, counters)).filterBy(['lobbyName']);
+
+  const httpClosed = new Promise<void>((resolve) => httpServer.once('close', () => resolve()));
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      try {
+        await colyseus.gracefullyShutdown(false);
+      } finally {
+        httpServer.closeAllConnections();
+        if (httpServer.listening) httpServer.close();
+        await withTimeout(httpClosed, CLOSE_TIMEOUT_MS);
+        running = false;
+      }
+    })();
+    return closing;
+  };
+
+  try {
+    await colyseus.listen(port, host);
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw new Error(`startLobbyServer: cannot listen on ${host}:${port}: ${(error as Error).message}`);
+  }
+  const address = httpServer.address() as AddressInfo;
+  const url = `ws://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  return { url, stats: () => counters.snapshot(), close };
+}
+
+function resolveConfig(options: LobbyServerOptions, logger: Logger): LobbyRoomConfig {
+  const config: LobbyRoomConfig = {
+    capacity: options.capacity ?? 16,
+    limits: resolveMetadataLimits(options.limits),
+    relaySecret: options.relaySecret,
+    relayTokenTtlSeconds: options.relayTokenTtlSeconds ?? 12 * 3600,
+    reconnectSeconds: options.reconnectSeconds ?? 20,
+    maxLobbies: options.maxLobbies ?? 1_000,
+    patchRateMs: options.patchRateMs ?? 50,
+    updateBurst: options.updateBurst ?? 20,
+    updatesPerSecond: options.updatesPerSecond ?? 10,
+    maxMisbehaviour: 50,
+    logger,
+  };
+  checkInteger('capacity', config.capacity, 1, 1024);
+  checkInteger('relayTokenTtlSeconds', config.relayTokenTtlSeconds, 1, 365 * 24 * 3600);
+  checkInteger('reconnectSeconds', config.reconnectSeconds, 0, 3600);
+  checkInteger('maxLobbies', config.maxLobbies, 1, 1_000_000);
+  checkInteger('patchRateMs', config.patchRateMs, 1, 10_000);
+  checkInteger('updateBurst', config.updateBurst, 1, 10_000);
+  checkInteger('updatesPerSecond', config.updatesPerSecond, 1, 10_000);
+  if (config.relaySecret !== undefined && (typeof config.relaySecret !== 'string' || config.relaySecret.length === 0)) {
+    throw new TypeError('startLobbyServer: relaySecret must be a non-empty string');
+  }
+  return config;
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`startLobbyServer: ${name} must be an integer ${min}..${max}, got ${String(value)}`);
+  }
+}
+
+/** Drops the connection of a matchmaking request whose body is larger than any legitimate one. */
+function boundRequestBody(req: IncomingMessage, _res: ServerResponse): void {
+  req.on('error', () => undefined); // an aborted request must not become an uncaught error
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_MATCHMAKE_BODY_BYTES) {
+    req.socket.destroy();
+    return;
+  }
+  let received = 0;
+  req.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > MAX_MATCHMAKE_BODY_BYTES) req.socket.destroy();
+  });
+}
+
+/** Colyseus logs through a console-like object; route it to our Logger and drop its debug chatter. */
+function colyseusLogger(logger: Logger) {
+  const text = (args: unknown[]) => args.map((arg) => (arg instanceof Error ? arg.message : String(arg))).join(' ');
+  return {
+    debug: () => undefined,
+    trace: () => undefined,
+    info: (...args: unknown[]) => logger.info(`colyseus: ${text(args)}`),
+    warn: (...args: unknown[]) => logger.warn(`colyseus: ${text(args)}`),
+    error: (...args: unknown[]) => logger.warn(`colyseus: ${text(args)}`),
+  };
+}
+
+async function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
