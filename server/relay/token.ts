@@ -1,5 +1,5 @@
 /**
- * Relay access tokens (docs/protocol-notes/relay.md, "Relay access tokens"): an HMAC-SHA256
+ * Relay access tokens (PROTOCOL.md §8): an HMAC-SHA256
  * over a versioned payload holding the expiry, a random nonce and an optional subject, as
  * `v1.<base64url payload>.<base64url tag>`. Whoever holds the relay's secret (the lobby server)
  * mints them; the relay checks them on REGISTER.

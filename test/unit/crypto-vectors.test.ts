@@ -1,8 +1,9 @@
 /**
- * Handshake and DATA test vectors (docs/protocol-notes/crypto.md, PROTOCOL.md §5.6/§7). The same
+ * Handshake and DATA test vectors (PROTOCOL.md §5.6 and §7.2). The same
  * bytes are checked twice: against SecureSession, and against an independent derivation written with
  * node:crypto straight from the §5.6 text, so the text, the vectors and the code cannot drift apart.
  */
+import { protocolVector } from '../helpers/protocol-vectors';
 import { expect } from 'chai';
 import {
   createCipheriv,
@@ -31,26 +32,19 @@ const TIMESTAMP = 1_700_000_000_000n; // 0x0000018bcfe56800
 const DATA_PACKET_NUMBER = 1;
 const DATA_PLAINTEXT = new TextEncoder().encode('switchboard');
 
-// Outputs.
+// Outputs: read from PROTOCOL.md §7.2, so the written protocol is what the code must produce.
 const V = {
-  initiatorStaticPublic: '358072d6365880d1aeea329adf9121383851ed21a28e3b75e965d0d2cd166254',
-  responderStaticPublic: '8f40c5adb68f25624ae5b214ea767a6ec94d829d3d7b5e1ad1ba6f3e2138285f',
   initiatorPeerId: 4978404116881286160n,
   responderPeerId: 14388123395273537531n,
-  init:
-    '0179a631eede1bf9c98f12032cdeadd0e7a079398fc786b88cc846ec89af85a51a06ec7250d20f7c2e7de5954c3398d407a2cc1995662935326b34f368bf3726f0',
-  resp:
-    '02675dd574ed7789310b3d2e7681f3790b466c773b1521fecf36577958371ea52faf3c62574fb360e48ec08b9dbc7b7a06976381831c36a1aa',
-  handshakeHash:
-    '031b53b690932f1c876090a2a751219930928603e562469d5f7906e10168f3a8',
-  keyInitiatorToResponder:
-    'dbeb54a2aa97397baaa820f372041ffb6f82acd75b7f4c862322b0178b749e03',
-  keyResponderToInitiator:
-    '99280db05d1d445d2f07fc0a4dbe16866767142336016ebaa41d9cce3118d7d8',
-  dataInitiatorToResponder:
-    '03000000000190f5be1118c29d51059cb1ddffff1d15256831492c25a9a671de8c',
-  dataResponderToInitiator:
-    '030000000001ae98852990416f3664a6e8aefe35e0eb7fec354b5d2820f78caf7c',
+  initiatorStaticPublic: protocolVector('crypto-initiator-static-public'),
+  responderStaticPublic: protocolVector('crypto-responder-static-public'),
+  init: protocolVector('crypto-init'),
+  resp: protocolVector('crypto-resp'),
+  handshakeHash: protocolVector('crypto-handshake-hash'),
+  keyInitiatorToResponder: protocolVector('crypto-key-initiator-to-responder'),
+  keyResponderToInitiator: protocolVector('crypto-key-responder-to-initiator'),
+  dataInitiatorToResponder: protocolVector('crypto-data-initiator-to-responder'),
+  dataResponderToInitiator: protocolVector('crypto-data-responder-to-initiator'),
 };
 
 function fixedRandom(bytes: Uint8Array): (n: number) => Uint8Array {

@@ -1,3 +1,4 @@
+import { protocolVector } from '../helpers/protocol-vectors';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../../plugin/net/wire';
@@ -41,22 +42,20 @@ function refusedWith(bytes: Uint8Array, fragment: string): void {
   if (!result.ok) expect(result.error).to.contain(fragment);
 }
 
-/** The hex vectors written in docs/protocol-notes/relay.md (§7 material). */
+/** The vectors of PROTOCOL.md §7.1, with what each must decode to. */
 const VECTORS: { name: string; hex: string; value: RelayDatagram }[] = [
-  { name: 'REGISTER over WebSocket, no token', hex: '01 01 0102030405060708 00', value: { kind: 'register', version: 1, nonce, token: '' } },
+  { name: 'REGISTER over WebSocket, no token', hex: protocolVector('relay-register-ws'), value: { kind: 'register', version: 1, nonce, token: '' } },
   {
     name: 'REGISTER with token "t0k"',
-    hex: '01 01 0102030405060708 03 74306b',
+    hex: protocolVector('relay-register-token'),
     value: { kind: 'register', version: 1, nonce, token: 't0k' },
   },
-  { name: 'KEEPALIVE', hex: '02 0123456789abcdef 000102030405060708090a0b0c0d0e0f', value: { kind: 'keepalive', sessionId: session, secret } },
-  { name: 'DATA to a session', hex: '03 0123456789abcdef 6869', value: { kind: 'data', destination: session, payload: Uint8Array.of(0x68, 0x69) } },
-  { name: 'LEAVE', hex: '04 0123456789abcdef 000102030405060708090a0b0c0d0e0f', value: { kind: 'leave', sessionId: session, secret } },
+  { name: 'KEEPALIVE', hex: protocolVector('relay-keepalive'), value: { kind: 'keepalive', sessionId: session, secret } },
+  { name: 'DATA to a session', hex: protocolVector('relay-data'), value: { kind: 'data', destination: session, payload: Uint8Array.of(0x68, 0x69) } },
+  { name: 'LEAVE', hex: protocolVector('relay-leave'), value: { kind: 'leave', sessionId: session, secret } },
   {
     name: 'REGISTERED',
-    hex:
-      '81 0102030405060708 a0a1a2a3a4a5a6a7 0123456789abcdef 000102030405060708090a0b0c0d0e0f 03e8 02 ' +
-      '14 7564703a2f2f3132372e302e302e313a37373737 13 77733a2f2f3132372e302e302e313a37373737',
+    hex: protocolVector('relay-registered'),
     value: {
       kind: 'registered',
       nonce,
@@ -67,11 +66,11 @@ const VECTORS: { name: string; hex: string; value: RelayDatagram }[] = [
       endpoints: ['udp://127.0.0.1:7777', 'ws://127.0.0.1:7777'],
     },
   },
-  { name: 'KEEPALIVE_ACK', hex: '82 0123456789abcdef', value: { kind: 'keepaliveAck', sessionId: session } },
-  { name: 'DATA from a session', hex: '83 0123456789abcdef 6869', value: { kind: 'delivery', source: session, payload: Uint8Array.of(0x68, 0x69) } },
+  { name: 'KEEPALIVE_ACK', hex: protocolVector('relay-keepalive-ack'), value: { kind: 'keepaliveAck', sessionId: session } },
+  { name: 'DATA from a session', hex: protocolVector('relay-delivery'), value: { kind: 'delivery', source: session, payload: Uint8Array.of(0x68, 0x69) } },
   {
     name: 'REFUSED token missing',
-    hex: '84 0102030405060708 01 0d 746f6b656e206d697373696e67',
+    hex: protocolVector('relay-refused'),
     value: { kind: 'refused', reference: 0x0102030405060708n, reason: 1, detail: 'token missing' },
   },
 ];

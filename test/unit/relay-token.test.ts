@@ -14,7 +14,7 @@ describe('relay access tokens', () => {
     expect(verifyRelayToken(secret, token, now + 59)).to.equal('ok');
   });
 
-  it('verifies the documented vector (docs/protocol-notes/relay.md, §8)', () => {
+  it('verifies the documented vector (PROTOCOL.md §7.4)', () => {
     const vector = 'v1.AQAAAABoTuG8AAECAwQFBgcICQoLDA0ODwVhbGljZQ.AkRz0mVHC0ZIVLcqU1ZDJeC9Pk6dVEIEjEjWcYjIKwQ';
     expect(verifyRelayToken('switchboard-test-secret', vector, 1_750_000_059)).to.equal('ok');
     expect(verifyRelayToken('switchboard-test-secret', vector, 1_750_000_060)).to.equal('expired');

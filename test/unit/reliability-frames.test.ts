@@ -1,14 +1,13 @@
+import { protocolVectors } from '../helpers/protocol-vectors';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { MAX_ACK_RANGE_PAIRS } from '../../plugin/net/reliability/constants';
 import { decodeFrames, encodeFrames, frameSize, fitAckFrame, type AckRange, type Frame } from '../../plugin/net/reliability/frames';
 import { fromHex, toHex } from '../../plugin/net/wire';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** Expected contents of the vectors in docs/protocol-notes/frames.md. */
+/** Expected contents of the vectors in PROTOCOL.md §7.3. */
 const expectedVectors: Record<string, Frame[]> = {
   ping: [{ type: 'ping' }],
   close: [{ type: 'close', reason: 1 }],
@@ -24,9 +23,8 @@ const expectedVectors: Record<string, Frame[]> = {
 };
 
 function readVectors(): Map<string, string> {
-  const doc = readFileSync(join(__dirname, '../../docs/protocol-notes/frames.md'), 'utf8');
   const vectors = new Map<string, string>();
-  for (const match of doc.matchAll(/^vector (\S+): ([0-9a-f ]+)$/gm)) vectors.set(match[1], match[2]);
+  for (const [name, hex] of protocolVectors()) if (name.startsWith('frame-')) vectors.set(name.slice('frame-'.length), hex);
   return vectors;
 }
 
@@ -72,7 +70,7 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
 );
 
 describe('reliability frames', () => {
-  describe('test vectors in docs/protocol-notes/frames.md', () => {
+  describe('test vectors in PROTOCOL.md §7.3', () => {
     const vectors = readVectors();
 
     it('lists every expected vector', () => {

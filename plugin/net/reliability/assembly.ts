@@ -1,6 +1,6 @@
 /**
  * One message being received: a whole MESSAGE, or the FRAGMENTs of one, checked against the
- * fragment rules before anything is stored (docs/protocol-notes/frames.md, "Fragments").
+ * fragment rules before anything is stored (PROTOCOL.md §6.3).
  */
 import { MESSAGE_CHARGE_OVERHEAD, MIN_FRAGMENT_BYTES } from './constants';
 

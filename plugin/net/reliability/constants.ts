@@ -1,5 +1,5 @@
 /**
- * Protocol constants of the reliability layer (PROTOCOL.md §6, docs/protocol-notes/frames.md).
+ * Protocol constants of the reliability layer (PROTOCOL.md §6).
  * Both ends must agree on them; they are not configuration.
  */
 

@@ -1,6 +1,5 @@
 /**
- * Frames: the plaintext of a DATA packet (PROTOCOL.md §6, byte tables in
- * docs/protocol-notes/frames.md). A packet is one or more frames back to back; byte 0 of each is
+ * Frames: the plaintext of a DATA packet (PROTOCOL.md §6, with the byte tables). A packet is one or more frames back to back; byte 0 of each is
  * its type. Decoding never throws and never allocates from an unchecked length.
  */
 import { decodeError, decodeOk, type Decoded } from '../result';
