@@ -1,12 +1,15 @@
 /**
- * Thin wrappers over @noble for the handshake and packet protection: hashing, HKDF, X25519 and
- * ChaCha20-Poly1305. No primitive is implemented here; these only fix the conventions (PROTOCOL.md §5.6).
+ * Thin wrappers over audited libraries for the handshake and packet protection: hashing, HKDF,
+ * X25519 and ChaCha20-Poly1305. No primitive is implemented here; these only fix the conventions
+ * (PROTOCOL.md §5.6). X25519 and the packet AEAD run on Node's crypto where there is one
+ * (node-backend.ts) and on @noble elsewhere: the same bytes either way.
  */
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
+import { loadNodeCryptoBackend, type CryptoBackend } from './node-backend';
 
 export const KEY_BYTES = 32;
 export const TAG_BYTES = 16;
@@ -17,6 +20,46 @@ export type RandomSource = (length: number) => Uint8Array;
 export const secureRandom: RandomSource = (length) => randomBytes(length);
 
 const EMPTY = new Uint8Array(0);
+
+const nobleBackend: CryptoBackend = {
+  name: 'noble',
+  sealPacket: (key, nonce, associatedData, plaintext, output) => void chacha20poly1305(key, nonce, associatedData).encrypt(plaintext, output),
+  openPacket: (key, nonce, associatedData, sealed) => {
+    try {
+      return chacha20poly1305(key, nonce, associatedData).decrypt(sealed);
+    } catch {
+      return null;
+    }
+  },
+  publicKeyOf: (secretKey) => x25519.getPublicKey(secretKey),
+  sharedSecret: (secretKey, publicKey) => {
+    let shared: Uint8Array;
+    try {
+      shared = x25519.getSharedSecret(secretKey, publicKey);
+    } catch {
+      return null;
+    }
+    let acc = 0;
+    for (let i = 0; i < shared.length; i++) acc |= shared[i];
+    return acc === 0 ? null : shared;
+  },
+};
+
+const nodeBackend = loadNodeCryptoBackend();
+let backend: CryptoBackend = nodeBackend ?? nobleBackend;
+
+/** Which implementation is in use: 'node' on Node, 'noble' in browsers. */
+export function cryptoBackendName(): CryptoBackend['name'] {
+  return backend.name;
+}
+
+/** For tests that check both backends give the same bytes. Returns false when `name` is not available here. */
+export function useCryptoBackend(name: CryptoBackend['name']): boolean {
+  const wanted = name === 'node' ? nodeBackend : nobleBackend;
+  if (wanted === null) return false;
+  backend = wanted;
+  return true;
+}
 const ZERO_NONCE = new Uint8Array(NONCE_BYTES);
 
 /** SHA-256(a ‖ b): Noise's MixHash. */
@@ -36,11 +79,12 @@ export function hkdfPair(chainingKey: Uint8Array, inputKeyMaterial: Uint8Array =
 
 /** An ephemeral key pair from `random`. */
 export function ephemeralKeyPair(random: RandomSource): { secretKey: Uint8Array; publicKey: Uint8Array } {
+  if (random === secureRandom && backend.generateKeyPair) return backend.generateKeyPair();
   const secretKey = random(KEY_BYTES);
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== KEY_BYTES) {
     throw new RangeError(`random source returned ${String((secretKey as Uint8Array | undefined)?.length)} bytes, wanted ${KEY_BYTES}`);
   }
-  return { secretKey, publicKey: x25519.getPublicKey(secretKey) };
+  return { secretKey, publicKey: backend.publicKeyOf(secretKey) };
 }
 
 /**
@@ -48,15 +92,7 @@ export function ephemeralKeyPair(random: RandomSource): { secretKey: Uint8Array;
  * zero: such a result carries no secret and must end the handshake attempt.
  */
 export function diffieHellman(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
-  let shared: Uint8Array;
-  try {
-    shared = x25519.getSharedSecret(secretKey, publicKey);
-  } catch {
-    return null;
-  }
-  let acc = 0;
-  for (let i = 0; i < shared.length; i++) acc |= shared[i];
-  return acc === 0 ? null : shared;
+  return backend.sharedSecret(secretKey, publicKey);
 }
 
 /** Handshake AEAD: ChaCha20-Poly1305 with nonce 0 (each handshake key seals exactly one message). */
@@ -78,14 +114,10 @@ export function openHandshake(key: Uint8Array, associatedData: Uint8Array, ciphe
  * caller keeps and rewrites per packet, so the per-packet path allocates nothing but noble's instance.
  */
 export function sealPacket(key: Uint8Array, nonce: Uint8Array, associatedData: Uint8Array, plaintext: Uint8Array, output: Uint8Array): void {
-  chacha20poly1305(key, nonce, associatedData).encrypt(plaintext, output);
+  backend.sealPacket(key, nonce, associatedData, plaintext, output);
 }
 
 /** Opens ciphertext‖tag; null when it does not authenticate. */
 export function openPacket(key: Uint8Array, nonce: Uint8Array, associatedData: Uint8Array, sealed: Uint8Array): Uint8Array | null {
-  try {
-    return chacha20poly1305(key, nonce, associatedData).decrypt(sealed);
-  } catch {
-    return null;
-  }
+  return backend.openPacket(key, nonce, associatedData, sealed);
 }
