@@ -1,5 +1,6 @@
 import { NetworkManager, type NetworkManagerOptions } from '../../plugin/net/network-manager';
 import type { NetworkMessage, PeerId, PeerStateChange } from '../../plugin/net/types';
+import { startRelay, type RelayOptions, type RelayServer } from '../../server';
 import { waitFor } from './wait';
 
 /** A NetworkManager in a test, with everything it emitted recorded. */
@@ -64,4 +65,33 @@ export function bytesOf(text: string): Uint8Array {
 
 export function textOf(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
+}
+
+/**
+ * Mocha hooks for a suite that needs a fresh relay (127.0.0.1, port 0) per test; managers made
+ * with `peer()` are disposed after each test, before the relay closes.
+ */
+export function useRelay(options: RelayOptions = {}): { readonly relay: RelayServer; peer(options: Omit<NetworkManagerOptions, 'relay'> & { relay: string }): TestPeer } {
+  let relay: RelayServer | null = null;
+  let peers: TestPeer[] = [];
+  beforeEach(async () => {
+    relay = await startRelay({ host: '127.0.0.1', port: 0, logger: quietLogger, ...options });
+  });
+  afterEach(async () => {
+    await disposeAll(peers);
+    peers = [];
+    await relay?.close();
+    relay = null;
+  });
+  return {
+    get relay(): RelayServer {
+      if (relay === null) throw new Error('useRelay: the relay exists only inside a test');
+      return relay;
+    },
+    peer(peerOptions) {
+      const p = createTestPeer(peerOptions);
+      peers.push(p);
+      return p;
+    },
+  };
 }

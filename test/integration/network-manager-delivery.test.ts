@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { startRelay, type RelayServer } from '../../server';
-import { connectPair, createTestPeer, disposeAll, isConnected, pumpUntil, quietLogger, type TestPeer } from '../helpers/managers';
+import { connectPair, isConnected, pumpUntil, useRelay } from '../helpers/managers';
 import type { LinkConditioner } from '../../plugin/net/types';
 
 /** A message body that says who sent it, on which channel, and its place in that stream. */
@@ -20,26 +19,14 @@ function indexOf(data: Uint8Array): number {
 
 describe('NetworkManager delivery guarantees through a real relay', function () {
   this.timeout(60_000);
-  let relay: RelayServer;
-  let peers: TestPeer[] = [];
-
-  beforeEach(async () => {
-    relay = await startRelay({ host: '127.0.0.1', port: 0, logger: quietLogger });
-  });
-
-  afterEach(async () => {
-    await disposeAll(peers);
-    peers = [];
-    await relay.close();
-  });
+  const fixture = useRelay();
 
   for (const transport of ['udp', 'ws'] as const) {
     it(`${transport}: exactly once and in order through 20% loss, duplication, reordering and jitter; unreliable sequenced`, async () => {
-      const url = transport === 'udp' ? relay.udpUrl : relay.wsUrl;
+      const url = transport === 'udp' ? fixture.relay.udpUrl : fixture.relay.wsUrl;
       const impairment = (seed: number): LinkConditioner => ({ lossRate: 0.2, duplicateRate: 0.1, reorderRate: 0.1, latencyMs: 3, jitterMs: 3, seed });
-      const a = createTestPeer({ relay: url, linkConditioner: impairment(11) });
-      const b = createTestPeer({ relay: url, linkConditioner: impairment(12) });
-      peers.push(a, b);
+      const a = fixture.peer({ relay: url, linkConditioner: impairment(11) });
+      const b = fixture.peer({ relay: url, linkConditioner: impairment(12) });
       await pumpUntil([a, b], 'routes', () => a.net.getRoute() !== null && b.net.getRoute() !== null);
       const channels = [{ id: 0, reliable: true }, { id: 5, reliable: true }, { id: 9, reliable: false }];
       connectPair(a, b, channels);
@@ -81,9 +68,8 @@ describe('NetworkManager delivery guarantees through a real relay', function () 
   }
 
   it('a 1 MiB reliable message arrives whole over UDP with 10% loss', async () => {
-    const a = createTestPeer({ relay: relay.udpUrl, linkConditioner: { lossRate: 0.1, seed: 3 } });
-    const b = createTestPeer({ relay: relay.udpUrl, linkConditioner: { lossRate: 0.1, seed: 4 } });
-    peers.push(a, b);
+    const a = fixture.peer({ relay: fixture.relay.udpUrl, linkConditioner: { lossRate: 0.1, seed: 3 } });
+    const b = fixture.peer({ relay: fixture.relay.udpUrl, linkConditioner: { lossRate: 0.1, seed: 4 } });
     await pumpUntil([a, b], 'routes', () => a.net.getRoute() !== null && b.net.getRoute() !== null);
     connectPair(a, b, [{ id: 2, reliable: true }]);
     const big = new Uint8Array(1024 * 1024);
@@ -94,8 +80,7 @@ describe('NetworkManager delivery guarantees through a real relay', function () 
   });
 
   it('eight managers in a full mesh, each sending to all: every reliable message exactly once, in order', async () => {
-    const mesh = Array.from({ length: 8 }, (_, i) => createTestPeer({ relay: i % 2 === 0 ? relay.udpUrl : relay.wsUrl }));
-    peers.push(...mesh);
+    const mesh = Array.from({ length: 8 }, (_, i) => fixture.peer({ relay: i % 2 === 0 ? fixture.relay.udpUrl : fixture.relay.wsUrl }));
     await pumpUntil(mesh, 'routes', () => mesh.every((p) => p.net.getRoute() !== null));
     for (let i = 0; i < mesh.length; i++) {
       for (let j = i + 1; j < mesh.length; j++) connectPair(mesh[i], mesh[j], [{ id: 0, reliable: true }]);
@@ -120,9 +105,8 @@ describe('NetworkManager delivery guarantees through a real relay', function () 
   it('a loss on one reliable channel does not block another channel', async () => {
     // Reliability unit tests prove this exactly in virtual time; here it is checked end to end:
     // with heavy loss, channel 1 keeps delivering while channel 0 carries a large message.
-    const a = createTestPeer({ relay: relay.udpUrl, linkConditioner: { lossRate: 0.3, seed: 8 } });
-    const b = createTestPeer({ relay: relay.udpUrl });
-    peers.push(a, b);
+    const a = fixture.peer({ relay: fixture.relay.udpUrl, linkConditioner: { lossRate: 0.3, seed: 8 } });
+    const b = fixture.peer({ relay: fixture.relay.udpUrl });
     await pumpUntil([a, b], 'routes', () => a.net.getRoute() !== null && b.net.getRoute() !== null);
     connectPair(a, b, [{ id: 0, reliable: true }, { id: 1, reliable: true }]);
     await pumpUntil([a, b], 'connection', () => isConnected(a, b.id) && isConnected(b, a.id), 20_000);

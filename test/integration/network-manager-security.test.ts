@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { createDatagramSocket } from '../../plugin/net/transport';
 import type { DatagramSocket } from '../../plugin/net/transport';
-import { startRelay, type RelayServer } from '../../server';
-import { connectPair, createTestPeer, disposeAll, isConnected, pumpUntil, quietLogger, type TestPeer } from '../helpers/managers';
+import { connectPair, isConnected, pumpUntil, useRelay } from '../helpers/managers';
 
 /** The real socket, with every datagram in and out recorded: what the relay got and gave. */
 function capturingFactory(capture: Uint8Array[], tamper?: (incoming: Uint8Array, deliver: (d: Uint8Array) => void) => void) {
@@ -43,24 +42,12 @@ const PEER_DATA = 0x03;
 
 describe('NetworkManager security end to end', function () {
   this.timeout(30_000);
-  let relay: RelayServer;
-  let peers: TestPeer[] = [];
-
-  beforeEach(async () => {
-    relay = await startRelay({ host: '127.0.0.1', port: 0, logger: quietLogger });
-  });
-
-  afterEach(async () => {
-    await disposeAll(peers);
-    peers = [];
-    await relay.close();
-  });
+  const fixture = useRelay();
 
   it('everything the relay forwards holds none of the plaintext', async () => {
     const captured: Uint8Array[] = [];
-    const a = createTestPeer({ relay: relay.udpUrl, socketFactory: capturingFactory(captured) });
-    const b = createTestPeer({ relay: relay.wsUrl, socketFactory: capturingFactory(captured) });
-    peers.push(a, b);
+    const a = fixture.peer({ relay: fixture.relay.udpUrl, socketFactory: capturingFactory(captured) });
+    const b = fixture.peer({ relay: fixture.relay.wsUrl, socketFactory: capturingFactory(captured) });
     await pumpUntil([a, b], 'routes', () => a.net.getRoute() !== null && b.net.getRoute() !== null);
     connectPair(a, b, [{ id: 0, reliable: true }, { id: 1, reliable: false }]);
     const secrets = Array.from({ length: 40 }, (_, i) => new TextEncoder().encode(`secret loot #${i} ${'x'.repeat(i * 7)} sword of plaintext`));
@@ -91,9 +78,8 @@ describe('NetworkManager security end to end', function () {
       held.push(incoming);
       if (held.length > 3) deliver(held.shift()!);
     };
-    const a = createTestPeer({ relay: relay.udpUrl });
-    const b = createTestPeer({ relay: relay.udpUrl, socketFactory: capturingFactory([], tamper) });
-    peers.push(a, b);
+    const a = fixture.peer({ relay: fixture.relay.udpUrl });
+    const b = fixture.peer({ relay: fixture.relay.udpUrl, socketFactory: capturingFactory([], tamper) });
     await pumpUntil([a, b], 'routes', () => a.net.getRoute() !== null && b.net.getRoute() !== null);
     connectPair(a, b, [{ id: 0, reliable: true }, { id: 1, reliable: false }]);
     await pumpUntil([a, b], 'connection', () => isConnected(a, b.id) && isConnected(b, a.id));
@@ -111,10 +97,9 @@ describe('NetworkManager security end to end', function () {
   });
 
   it('a forged route for a known peer id is refused', async () => {
-    const a = createTestPeer({ relay: relay.udpUrl });
-    const victim = createTestPeer({ relay: relay.udpUrl });
-    const attacker = createTestPeer({ relay: relay.udpUrl });
-    peers.push(a, victim, attacker);
+    const a = fixture.peer({ relay: fixture.relay.udpUrl });
+    const victim = fixture.peer({ relay: fixture.relay.udpUrl });
+    const attacker = fixture.peer({ relay: fixture.relay.udpUrl });
     await pumpUntil([a, victim, attacker], 'routes', () => [a, victim, attacker].every((p) => p.net.getRoute() !== null));
     // The attacker publishes its own route under the victim's peer id.
     expect(a.net.openPeer(victim.id, attacker.net.getRoute()!)).to.equal(5 /* InvalidPayload */);

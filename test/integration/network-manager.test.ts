@@ -2,29 +2,15 @@ import { expect } from 'chai';
 import { Identity } from '../../plugin/net/identity';
 import { Result } from '../../plugin/net/result';
 import { encodeRoute, decodeRoute } from '../../plugin/net/route';
-import { startRelay, type RelayServer } from '../../server';
-import { bytesOf, connectPair, createTestPeer, disposeAll, frame, isConnected, pumpUntil, quietLogger, textOf, waitForRoutes, type TestPeer } from '../helpers/managers';
+import { bytesOf, connectPair, frame, isConnected, pumpUntil, textOf, useRelay, waitForRoutes, type TestPeer } from '../helpers/managers';
 import { NetworkManager } from '../../plugin/net/network-manager';
 import { waitFor } from '../helpers/wait';
 
 describe('NetworkManager over a real relay', function () {
-  let relay: RelayServer;
-  let peers: TestPeer[] = [];
-
-  beforeEach(async () => {
-    relay = await startRelay({ host: '127.0.0.1', port: 0, logger: quietLogger });
-  });
-
-  afterEach(async () => {
-    await disposeAll(peers);
-    peers = [];
-    await relay.close();
-  });
+  const fixture = useRelay();
 
   function peer(url: string, extra: Partial<ConstructorParameters<typeof NetworkManager>[0]> = {}): TestPeer {
-    const p = createTestPeer({ relay: url, ...extra });
-    peers.push(p);
-    return p;
+    return fixture.peer({ relay: url, ...extra });
   }
 
   async function connectedPair(urlA: string, urlB: string, channels = [{ id: 0, reliable: true }, { id: 1, reliable: false }]) {
@@ -37,7 +23,7 @@ describe('NetworkManager over a real relay', function () {
   }
 
   it('gives a peer id at once and a route after registration, announced on routeUpdate$', async () => {
-    const a = peer(relay.udpUrl);
+    const a = peer(fixture.relay.udpUrl);
     expect(typeof a.net.getPeerId()).to.equal('bigint');
     expect(a.net.getPeerId()).to.not.equal(0n);
     await waitForRoutes([a]);
@@ -47,7 +33,7 @@ describe('NetworkManager over a real relay', function () {
   });
 
   it('UDP ↔ UDP: reliable and unreliable messages arrive', async () => {
-    const { a, b } = await connectedPair(relay.udpUrl, relay.udpUrl);
+    const { a, b } = await connectedPair(fixture.relay.udpUrl, fixture.relay.udpUrl);
     expect(a.net.sendMessage(b.id, 0, bytesOf('loot'))).to.equal(Result.Ok);
     expect(a.net.sendMessage(b.id, 1, bytesOf('position'))).to.equal(Result.Ok);
     expect(b.net.sendMessage(a.id, 0, bytesOf('ack loot'))).to.equal(Result.Ok);
@@ -60,7 +46,7 @@ describe('NetworkManager over a real relay', function () {
   });
 
   it('UDP ↔ WebSocket: a UDP manager and a WebSocket manager talk through one relay', async () => {
-    const { a, b } = await connectedPair(relay.udpUrl, relay.wsUrl);
+    const { a, b } = await connectedPair(fixture.relay.udpUrl, fixture.relay.wsUrl);
     for (let i = 0; i < 50; i++) a.net.sendMessage(b.id, 0, bytesOf(`u2w ${i}`));
     for (let i = 0; i < 50; i++) b.net.sendMessage(a.id, 0, bytesOf(`w2u ${i}`));
     b.net.sendMessage(a.id, 1, bytesOf('unreliable from ws'));
@@ -70,8 +56,8 @@ describe('NetworkManager over a real relay', function () {
   });
 
   it('emits message$, routeUpdate$ and peerState$ only inside runCallbacks()', async () => {
-    const a = peer(relay.udpUrl);
-    const b = peer(relay.udpUrl);
+    const a = peer(fixture.relay.udpUrl);
+    const b = peer(fixture.relay.udpUrl);
     let inside = false;
     let outside = 0;
     for (const p of [a, b]) {
@@ -95,17 +81,17 @@ describe('NetworkManager over a real relay', function () {
   });
 
   it('sends nothing from sendMessage: only flush() puts datagrams on the wire', async () => {
-    const { a, b } = await connectedPair(relay.udpUrl, relay.udpUrl);
-    const before = relay.stats().datagramsIn;
+    const { a, b } = await connectedPair(fixture.relay.udpUrl, fixture.relay.udpUrl);
+    const before = fixture.relay.stats().datagramsIn;
     for (let i = 0; i < 10; i++) a.net.sendMessage(b.id, 0, bytesOf(`x${i}`));
     a.net.runCallbacks();
-    expect(relay.stats().datagramsIn).to.equal(before);
+    expect(fixture.relay.stats().datagramsIn).to.equal(before);
     await pumpUntil([a, b], 'the 10 messages', () => b.messages.length === 10);
   });
 
   it('follows the Result table of API.md', async () => {
-    const a = peer(relay.udpUrl);
-    const b = peer(relay.udpUrl);
+    const a = peer(fixture.relay.udpUrl);
+    const b = peer(fixture.relay.udpUrl);
     await waitForRoutes([a, b]);
     const routeB = b.net.getRoute()!;
     const routeA = a.net.getRoute()!;
@@ -151,13 +137,13 @@ describe('NetworkManager over a real relay', function () {
 
   it('refuses bad options with an error naming the field', () => {
     expect(() => new NetworkManager({ relay: 'http://x' })).to.throw(TypeError, /relay: expected/);
-    expect(() => new NetworkManager({ relay: relay.udpUrl, mtuBytes: 10 })).to.throw(TypeError, /mtuBytes: expected an integer 256\.\.1472, got 10/);
-    expect(() => new NetworkManager({ relay: relay.udpUrl, linkConditioner: { lossRate: 2 } })).to.throw(TypeError, /linkConditioner\.lossRate/);
+    expect(() => new NetworkManager({ relay: fixture.relay.udpUrl, mtuBytes: 10 })).to.throw(TypeError, /mtuBytes: expected an integer 256\.\.1472, got 10/);
+    expect(() => new NetworkManager({ relay: fixture.relay.udpUrl, linkConditioner: { lossRate: 2 } })).to.throw(TypeError, /linkConditioner\.lossRate/);
   });
 
   it('holds reliable messages until the receiver opens the channel, and drops and counts unreliable ones', async () => {
-    const a = peer(relay.udpUrl);
-    const b = peer(relay.udpUrl);
+    const a = peer(fixture.relay.udpUrl);
+    const b = peer(fixture.relay.udpUrl);
     await waitForRoutes([a, b]);
     a.net.openPeer(b.id, b.net.getRoute()!);
     a.net.openChannel(b.id, 0, true);
@@ -174,13 +160,13 @@ describe('NetworkManager over a real relay', function () {
   });
 
   it('a stranger who knows a route gets no reply and makes no state', async () => {
-    const a = peer(relay.udpUrl);
-    const stranger = peer(relay.udpUrl);
+    const a = peer(fixture.relay.udpUrl);
+    const stranger = peer(fixture.relay.udpUrl);
     await waitForRoutes([a, stranger]);
     stranger.net.openPeer(a.id, a.net.getRoute()!);
     stranger.net.openChannel(a.id, 0, true);
     stranger.net.sendMessage(a.id, 0, bytesOf('let me in'));
-    const relayOutBefore = relay.stats();
+    const relayOutBefore = fixture.relay.stats();
     await pumpUntil([a, stranger], 'a to drop the stranger\'s handshakes', () => (a.net.getDropCounts().unknownSession ?? 0) >= 3);
     expect(a.messages).to.have.length(0);
     expect(a.states).to.have.length(0);
@@ -189,11 +175,11 @@ describe('NetworkManager over a real relay', function () {
     // a sent nothing back: every datagram the relay delivered went to a, none to the stranger.
     const strangerStats = stranger.net.getPeerStats(a.id)!;
     expect(strangerStats.receivedBytes).to.equal(0);
-    expect(relay.stats().datagramsIn).to.be.greaterThan(relayOutBefore.datagramsIn);
+    expect(fixture.relay.stats().datagramsIn).to.be.greaterThan(relayOutBefore.datagramsIn);
   });
 
   it('closePeer tells the other end, whose state goes closed; the closer may open again', async () => {
-    const { a, b } = await connectedPair(relay.udpUrl, relay.udpUrl);
+    const { a, b } = await connectedPair(fixture.relay.udpUrl, fixture.relay.udpUrl);
     expect(a.net.closePeer(b.id)).to.equal(Result.Ok);
     await pumpUntil([a, b], 'b to see a close', () => b.states.some((s) => s.peerId === a.id && s.state === 'closed'));
     expect(b.net.getPeerStats(a.id)).to.equal(undefined);
@@ -204,8 +190,8 @@ describe('NetworkManager over a real relay', function () {
   });
 
   it('says InsufficientBuffer past the pending limit and queues nothing more', async () => {
-    const a = peer(relay.udpUrl, { maxPendingReliableBytes: 64 * 1024, maxReliableMessageBytes: 32 * 1024 });
-    const b = peer(relay.udpUrl);
+    const a = peer(fixture.relay.udpUrl, { maxPendingReliableBytes: 64 * 1024, maxReliableMessageBytes: 32 * 1024 });
+    const b = peer(fixture.relay.udpUrl);
     await waitForRoutes([a, b]);
     a.net.openPeer(b.id, b.net.getRoute()!); // b never opens a: nothing is acknowledged
     a.net.openChannel(b.id, 0, true);
@@ -223,7 +209,7 @@ describe('NetworkManager over a real relay', function () {
   });
 
   it('dispose() completes the observables and leaves the relay', async () => {
-    const a = peer(relay.udpUrl);
+    const a = peer(fixture.relay.udpUrl);
     await waitForRoutes([a]);
     let completed = 0;
     a.net.message$.subscribe({ complete: () => completed++ });
@@ -232,17 +218,17 @@ describe('NetworkManager over a real relay', function () {
     await a.net.dispose();
     await a.net.dispose();
     expect(completed).to.equal(3);
-    await waitFor('the relay to drop the session', () => relay.stats().sessions === 0);
+    await waitFor('the relay to drop the session', () => fixture.relay.stats().sessions === 0);
   });
 
   it('a route never holds the client address, only relay endpoints, session and key', async () => {
-    const a = peer(relay.udpUrl);
+    const a = peer(fixture.relay.udpUrl);
     await waitForRoutes([a]);
     const decoded = decodeRoute(a.net.getRoute());
     if (!decoded.ok) throw new Error(decoded.error);
     const again = encodeRoute(decoded.route);
     expect(again).to.equal(a.net.getRoute());
-    expect(decoded.route.endpoints.every((e) => e === relay.udpUrl || e === relay.wsUrl)).to.equal(true);
+    expect(decoded.route.endpoints.every((e) => e === fixture.relay.udpUrl || e === fixture.relay.wsUrl)).to.equal(true);
     expect(Identity.generate().peerId).to.not.equal(a.id);
   });
 });
