@@ -1,8 +1,11 @@
 /**
- * `switchboard <command>`: the relay (and the lobby and dev commands their owners add). Run
+ * `switchboard <command>`: relay, lobby, dev (all three with the sample page) and token. Run
  * through server/cli-bin.js (`npx switchboard relay --port 7777`).
  */
 import type { Logger } from '../plugin/net/types';
+import { DEV_USAGE } from './dev/dev-args';
+import { runDevCli } from './dev/dev-stack';
+import { LOBBY_CLI_USAGE, runLobbyCli } from './lobby';
 import { createRelayToken, startRelay, type RelayOptions } from './relay';
 
 export interface CliIo {
@@ -121,12 +124,30 @@ const tokenCommand: Command = {
   },
 };
 
-/**
- * The commands. The lobby server's owner adds `lobby` here, the lead adds `dev` (relay + lobby
- * + sample scene); each is one entry.
- */
+const lobbyCommand: Command = {
+  summary: 'the Colyseus lobby server (members publish peer_id and route)',
+  usage: LOBBY_CLI_USAGE,
+  async run(args, io) {
+    const server = await runLobbyCli(args, { out: io.out, err: io.err, env: io.env, handleSignals: false });
+    if (server === undefined) return args.includes('--help') ? 0 : 2;
+    const signal = await io.untilStopSignal();
+    io.out(`switchboard lobby: ${signal}, closing`);
+    await server.close();
+    return 0;
+  },
+};
+
+const devCommand: Command = {
+  summary: 'relay + lobby + the sample scene page on 127.0.0.1 (what npm start runs)',
+  usage: DEV_USAGE,
+  run: (args, io) => runDevCli(args, { out: io.out, err: io.err }),
+};
+
+/** The commands, one entry each. */
 const COMMANDS: Record<string, Command> = {
   relay: relayCommand,
+  lobby: lobbyCommand,
+  dev: devCommand,
   token: tokenCommand,
 };
 

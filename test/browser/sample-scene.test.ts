@@ -1,0 +1,135 @@
+/**
+ * The sample page in Debian's Chromium (playwright-core, flags of shared/BROWSER-TESTING.md) on
+ * the dev stack started in-process with every port 0: two pages see each other's avatar, a key
+ * held in page A moves A's avatar in page B, and loot dropped in A appears in B while both send
+ * through the link conditioner at 20 % loss. Screenshots of every page go to test-output/browser/.
+ *
+ * Without /usr/bin/chromium the tests are skipped with a notice, except under CI=true, where a
+ * missing browser fails the run (.ci/run installs it).
+ */
+import { expect } from 'chai';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+import type { SampleDebugHook } from '../../sample-scene/browser/debug-hook';
+import { CHROMIUM_PATH, chromiumInstalled, launchChromium, type LaunchedChromium } from '../../server/dev/chromium';
+import { startDevStack, type DevStack } from '../../server/dev/dev-stack';
+
+const OUTPUT = path.resolve(__dirname, '..', '..', 'test-output', 'browser');
+const SKIP_NOTICE = `SKIPPED browser tests: ${CHROMIUM_PATH} not found (apt-get install -y chromium)`;
+const quiet = { info: () => undefined, warn: () => undefined };
+
+type Hook = SampleDebugHook;
+declare const window: { __switchboard: Hook };
+
+/** Polls `predicate` in the page (with `arg`) until it returns true; fails naming `what`. */
+async function pageWait<A>(page: Page, what: string, predicate: (arg: A) => boolean, arg: A, timeoutMs = 20_000): Promise<void> {
+  try {
+    await page.waitForFunction(predicate as (arg: unknown) => boolean, arg as unknown, { timeout: timeoutMs, polling: 50 });
+  } catch (error) {
+    const status = await page.evaluate(() => (typeof window.__switchboard === 'object' ? window.__switchboard.status() : 'no debug hook')).catch(() => 'page gone');
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (page status: ${status}): ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+async function openPlayer(chrome: LaunchedChromium, stack: DevStack, query: string, errors: string[]): Promise<{ page: Page; peerId: string }> {
+  const page = await chrome.context.newPage();
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${stack.url}?${query}`);
+  await pageWait(page, 'the page to join the lobby', () => window.__switchboard?.status() !== 'joining', undefined);
+  const status = await page.evaluate(() => window.__switchboard.status());
+  expect(status, 'page status').to.equal('ready');
+  return { page, peerId: (await page.evaluate(() => window.__switchboard.peerId()))! };
+}
+
+/** Both pages have the other's avatar and a connected peer. */
+async function waitForEachOther(a: { page: Page; peerId: string }, b: { page: Page; peerId: string }): Promise<void> {
+  for (const [self, other] of [[a, b], [b, a]] as const) {
+    await pageWait(
+      self.page,
+      `page ${self.peerId} to show ${other.peerId}'s avatar, connected`,
+      (id: string) => window.__switchboard.positions().some((p) => p.peerId === id) && window.__switchboard.peers().some((p) => p.peerId === id && p.state === 'connected'),
+      other.peerId,
+    );
+  }
+}
+
+/** Node-side polling of an async condition, bounded; fails naming `what`. */
+async function eventually(what: string, condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const positionOf = (page: Page, peerId: string) =>
+  page.evaluate((id: string) => window.__switchboard.positions().find((p) => p.peerId === id) ?? null, peerId);
+
+describe('sample page in Chromium (two players)', function () {
+  this.timeout(60_000);
+  let stack: DevStack | undefined;
+  let chrome: LaunchedChromium | undefined;
+  const pageErrors: string[] = [];
+
+  before(async function () {
+    if (!chromiumInstalled()) {
+      if (process.env.CI === 'true') throw new Error(`${CHROMIUM_PATH} not found under CI=true: .ci/run must install it (apt-get install -y chromium)`);
+      console.log(`      ${SKIP_NOTICE}`);
+      this.skip();
+    }
+    mkdirSync(OUTPUT, { recursive: true });
+    stack = await startDevStack({ httpPort: 0, relayPort: 0, lobbyPort: 0, logger: quiet });
+    chrome = await launchChromium({ viewport: { width: 960, height: 600 } });
+  });
+
+  after(async () => {
+    await chrome?.close();
+    await stack?.close();
+  });
+
+  afterEach(async () => {
+    for (const page of chrome?.context.pages() ?? []) await page.close();
+    expect(pageErrors, 'uncaught errors in the pages').to.deep.equal([]);
+  });
+
+  it("each page shows the other's avatar, and a key held in page A moves A's avatar in page B", async () => {
+    const a = await openPlayer(chrome!, stack!, 'lobby=browser-move', pageErrors);
+    const b = await openPlayer(chrome!, stack!, 'lobby=browser-move', pageErrors);
+    await waitForEachOther(a, b);
+    const start = (await positionOf(a.page, a.peerId))!;
+
+    await a.page.bringToFront();
+    await a.page.keyboard.down('KeyD');
+    await pageWait(a.page, 'A to walk 3 units right', (x0: number) => window.__switchboard.positions()[0]!.x > x0 + 3, start.x);
+    await a.page.keyboard.up('KeyD');
+    // A stops at once on key up; B's replica then converges on where A stands.
+    await eventually("B's view of A to arrive where A stopped", async () => {
+      const [self, seen] = await Promise.all([positionOf(a.page, a.peerId), positionOf(b.page, a.peerId)]);
+      return self !== null && seen !== null && Math.abs(seen.x - self.x) < 0.01 && Math.abs(seen.z - self.z) < 0.01;
+    });
+    const end = (await positionOf(a.page, a.peerId))!;
+    expect(end.x - start.x, 'A walked right').to.be.greaterThan(3);
+    await a.page.screenshot({ path: path.join(OUTPUT, 'move-page-a.png') });
+    await b.page.screenshot({ path: path.join(OUTPUT, 'move-page-b.png') });
+  });
+
+  it('loot dropped in page A appears in page B with the link conditioner at 20 % loss', async () => {
+    const a = await openPlayer(chrome!, stack!, 'lobby=browser-loot&loss=0.2&seed=11', pageErrors);
+    const b = await openPlayer(chrome!, stack!, 'lobby=browser-loot&loss=0.2&seed=12', pageErrors);
+    await waitForEachOther(a, b);
+    await a.page.bringToFront();
+    await a.page.keyboard.press('Space');
+    await pageWait(a.page, 'the loot to lie in A', () => window.__switchboard.loot().length === 1, undefined);
+    const [dropped] = await a.page.evaluate(() => window.__switchboard.loot());
+    expect(dropped!.dropper).to.equal(a.peerId);
+    await pageWait(
+      b.page,
+      `loot ${dropped!.key} to appear in B at the same spot`,
+      (item: { key: string; x: number; z: number }) => window.__switchboard.loot().some((l) => l.key === item.key && l.x === item.x && l.z === item.z),
+      { key: dropped!.key, x: dropped!.x, z: dropped!.z },
+    );
+    await a.page.screenshot({ path: path.join(OUTPUT, 'loot-page-a.png') });
+    await b.page.screenshot({ path: path.join(OUTPUT, 'loot-page-b.png') });
+  });
+});

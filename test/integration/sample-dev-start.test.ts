@@ -1,0 +1,82 @@
+/**
+ * `npm start` smoke test: runs package.json's start command (with every port 0 and one bot) in
+ * its own process group, fetches the page it prints within 30 s, then sends SIGINT to the group
+ * like Ctrl-C in a terminal: the stack must stop cleanly (exit code 0) with no process left.
+ */
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parsePageConfig } from '../../sample-scene/game/page-config';
+import { waitFor } from '../helpers/wait';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** package.json's start script as argv, with `node` replaced by this Node binary. */
+function startCommand(): { command: string; args: string[] } {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const words = pkg.scripts.start!.split(/\s+/).filter(Boolean);
+  expect(words[0], 'the start script runs node').to.equal('node');
+  return { command: process.execPath, args: words.slice(1) };
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('npm start (dev stack smoke test)', function () {
+  this.timeout(60_000);
+  let child: ChildProcess | undefined;
+
+  afterEach(() => {
+    // Only if the test failed half-way: do not leave the stack running.
+    if (child?.pid !== undefined && groupAlive(child.pid)) process.kill(-child.pid, 'SIGKILL');
+  });
+
+  it('serves the page within 30 s and exits with code 0 on SIGINT, bots included', async () => {
+    const { command, args } = startCommand();
+    const startedAt = Date.now();
+    child = spawn(command, [...args, '--port', '0', '--relay-port', '0', '--lobby-port', '0', '--bots', '1'], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child!.once('exit', (code, signal) => resolve({ code, signal })));
+
+    const urlOf = () => /^open (http:\/\/127\.0\.0\.1:\d+\/) /m.exec(stdout)?.[1];
+    await waitFor(`the printed URL (stdout so far: ${JSON.stringify(stdout)}; stderr: ${JSON.stringify(stderr)})`, () => urlOf() !== undefined || child!.exitCode !== null, {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    });
+    const url = urlOf();
+    expect(url, `printed URL; stderr: ${stderr}`).to.be.a('string');
+    const page = await fetch(url!);
+    expect(page.status).to.equal(200);
+    expect(await page.text()).to.contain('<script type="module" src="/app.js">');
+    const script = await fetch(new URL('app.js', url));
+    expect(script.status).to.equal(200);
+    expect(script.headers.get('content-type')).to.match(/javascript/);
+    expect((await script.arrayBuffer()).byteLength).to.be.greaterThan(100_000);
+    expect(Date.now() - startedAt, 'page served within 30 s of npm start').to.be.below(30_000);
+    const config = parsePageConfig(await (await fetch(new URL('config.json', url))).json());
+    expect(config.ok, JSON.stringify(config)).to.equal(true);
+    expect((await fetch(new URL('nothing-here', url))).status).to.equal(404);
+
+    await waitFor(`the bot to join (stderr: ${JSON.stringify(stderr)})`, () => /\[bot 1\] joined lobby "sample"/.test(stderr), { timeoutMs: 30_000, intervalMs: 50 });
+
+    process.kill(-child.pid!, 'SIGINT');
+    const result = await Promise.race([exit, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 20_000).unref())]);
+    expect(result, `exit after SIGINT (stdout: ${stdout}; stderr: ${stderr})`).to.deep.equal({ code: 0, signal: null });
+    expect(stdout).to.contain('switchboard dev: stopped');
+    await waitFor('every process of the stack (the bot included) to be gone', () => !groupAlive(child!.pid!), { timeoutMs: 10_000, intervalMs: 50 });
+  });
+});
