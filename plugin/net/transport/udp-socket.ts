@@ -7,6 +7,8 @@ import * as dgram from 'dgram';
 import { isIP } from 'net';
 import type { DatagramSocket } from './datagram-socket';
 
+
+const SOCKET_BUFFER_BYTES = 2 * 1024 * 1024;
 /** Skips the DNS module when the relay host is already an IP address. */
 function ipLookup(address: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void): void {
   callback(null, address, isIP(address) === 6 ? 6 : 4);
@@ -46,6 +48,14 @@ export class UdpDatagramSocket implements DatagramSocket {
     const bindAddress = isLoopback(host) ? host : undefined;
     this.socket.bind({ port: 0, ...(bindAddress !== undefined ? { address: bindAddress } : {}) }, () => {
       if (this.closed) return;
+      // A frame's burst (a peer's packets, a relay restart's backlog) must not overflow the
+      // kernel's default ~200 KiB buffers; a refusal of the size is harmless, so it is ignored.
+      try {
+        this.socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
+        this.socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
+      } catch {
+        // keep the kernel's default
+      }
       this.socket.connect(this.port, this.host, () => {
         if (this.closed) return;
         this.open = true;
