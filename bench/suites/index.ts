@@ -1,0 +1,10 @@
+/** The benchmarks in the order `npm run bench` runs them (issue 8's priority order). */
+import type { Suite } from '../lib/suite';
+import { bulkSuite } from './bulk';
+import { frameCostSuite } from './frame-cost';
+import { latencySuite } from './latency';
+import { lossSuite } from './loss';
+import { relayForwardingSuite } from './relay-forwarding';
+import { wireMemorySuite } from './wire-memory';
+
+export const suites: Suite[] = [relayForwardingSuite, frameCostSuite, wireMemorySuite, latencySuite, bulkSuite, lossSuite];

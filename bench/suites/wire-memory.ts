@@ -1,0 +1,174 @@
+/**
+ * 3. Wire overhead and memory. Bytes on the wire per message (counted at a socketFactory wrapper)
+ * for 20 B and 200 B messages, 1 and 10 messages a flush, vs the raw payload; heap per open idle
+ * peer (a manager with N connected, idle peers, after GC); relay memory per session (vs the bare
+ * forwarder's table entry).
+ */
+import { spawnRole, stopAll, type RoleChild } from '../lib/child';
+import { connectPairs, startMeshChildren, type MeshChild, type MeshResults, type PeerRef } from '../lib/mesh-setup';
+import type { BenchResult, Table, TargetCheck } from '../lib/report';
+import { BENCH_RELAY_OPTIONS, sleep, type Suite, type SuiteContext } from '../lib/suite';
+import type { BareForwarderInfo } from '../roles/bare-forwarder';
+import type { RelayRoleInfo } from '../roles/relay';
+
+interface WireRun {
+  size: number;
+  reliable: boolean;
+  perFlush: number;
+  messages: number;
+  datagrams: number;
+  bytes: number;
+  ackDatagrams: number;
+  ackBytes: number;
+}
+
+type MemoryUsage = { heapUsed: number; external: number; arrayBuffers: number; rss: number };
+
+async function wireOverhead(context: SuiteContext): Promise<{ runs: WireRun[]; table: Table; fits: Table; targets: TargetCheck[] }> {
+  const relay = await spawnRole<RelayRoleInfo>('relay', BENCH_RELAY_OPTIONS, { nodeFlags: context.childFlags });
+  let meshes: MeshChild[] = [];
+  const runs: WireRun[] = [];
+  try {
+    meshes = await startMeshChildren([{ relayUrls: [relay.info.udpUrl], count: 2, frameHz: 60, countWire: true }], context.childFlags);
+    const mesh = meshes[0].child;
+    await connectPairs(meshes, [[{ child: 0, index: 0 }, { child: 0, index: 1 }]], [
+      { id: 0, reliable: false },
+      { id: 1, reliable: true },
+    ]);
+    const windowMs = context.quick ? 700 : 2500;
+    for (const size of [20, 200]) {
+      for (const reliable of [false, true]) {
+        for (const perFlush of [1, 10]) {
+          await mesh.call('setTraffic', { streams: [{ channel: reliable ? 1 : 0, reliable, bytes: size, perFrame: perFlush }], senders: [0] });
+          await sleep(300);
+          await mesh.call('resetStats');
+          await sleep(windowMs);
+          await mesh.call('setTraffic', null);
+          const r = await mesh.call<MeshResults>('results');
+          const sent = r.channels[String(reliable ? 1 : 0)]?.sent ?? 0;
+          runs.push({ size, reliable, perFlush, messages: sent, datagrams: r.wire[0].dataDatagramsOut, bytes: r.wire[0].dataBytesOut, ackDatagrams: r.wire[1].dataDatagramsOut, ackBytes: r.wire[1].dataBytesOut });
+          await sleep(200);
+        }
+      }
+    }
+  } finally {
+    await stopAll([...meshes.map((m) => m.child), relay]);
+  }
+  const table: Table = {
+    title: 'Bytes on the wire (UDP payload) per message, sender → relay, and acknowledgements coming back',
+    columns: ['message B', 'channel', 'messages/flush', 'wire B/message', 'overhead B/message', 'datagrams/message', 'ack B/message (back)'],
+    rows: runs.map((r) => [r.size, r.reliable ? 'reliable' : 'unreliable', r.perFlush, r.bytes / r.messages, (r.bytes - r.size * r.messages) / r.messages, r.datagrams / r.messages, r.ackBytes / r.messages]),
+  };
+  // overhead = perDatagram · datagrams + perMessage · messages, solved from the 1- and 10-a-flush runs.
+  const fitsRows: Table['rows'] = [];
+  const targets: TargetCheck[] = [];
+  for (const size of [20, 200]) {
+    for (const reliable of [false, true]) {
+      const a = runs.find((r) => r.size === size && r.reliable === reliable && r.perFlush === 1);
+      const b = runs.find((r) => r.size === size && r.reliable === reliable && r.perFlush === 10);
+      if (!a || !b) continue;
+      const oa = a.bytes - a.size * a.messages;
+      const ob = b.bytes - b.size * b.messages;
+      const det = a.datagrams * b.messages - b.datagrams * a.messages;
+      const perDatagram = (oa * b.messages - ob * a.messages) / det;
+      const perMessage = (a.datagrams * ob - b.datagrams * oa) / det;
+      fitsRows.push([size, reliable ? 'reliable' : 'unreliable', perDatagram, perMessage]);
+      targets.push({ what: `wire overhead, ${size} B ${reliable ? 'reliable' : 'unreliable'} messages`, target: '≤ 4 B/coalesced message + ≤ 40 B/datagram', value: perMessage, met: perMessage <= 4 && perDatagram <= 40, note: `${perDatagram.toFixed(1)} B per datagram` });
+    }
+  }
+  return { runs, table, fits: { title: 'Overhead split (least squares over 1 and 10 messages a flush)', columns: ['message B', 'channel', 'B per datagram', 'B per coalesced message'], rows: fitsRows }, targets };
+}
+
+async function heapPerPeer(context: SuiteContext): Promise<{ peers: number; perPeerBytes: number; idleMs: number; before: MemoryUsage; after: MemoryUsage }> {
+  const peers = context.quick ? 40 : 128;
+  const idleMs = 2000;
+  const relay = await spawnRole<RelayRoleInfo>('relay', BENCH_RELAY_OPTIONS, { nodeFlags: context.childFlags });
+  let meshes: MeshChild[] = [];
+  try {
+    meshes = await startMeshChildren(
+      [
+        { relayUrls: [relay.info.udpUrl], count: 1, frameHz: 60 },
+        { relayUrls: [relay.info.udpUrl], count: peers, frameHz: 30 },
+      ],
+      ['--expose-gc', ...context.childFlags],
+    );
+    const hub = meshes[0].child;
+    await sleep(300);
+    const before = await hub.call<MemoryUsage>('gc');
+    const pairs: [PeerRef, PeerRef][] = Array.from({ length: peers }, (_, i) => [{ child: 0, index: 0 }, { child: 1, index: i }]);
+    await connectPairs(meshes, pairs, [
+      { id: 0, reliable: false },
+      { id: 1, reliable: true },
+    ]);
+    await sleep(idleMs);
+    const after = await hub.call<MemoryUsage>('gc');
+    const perPeerBytes = (after.heapUsed + after.external - before.heapUsed - before.external) / peers;
+    return { peers, perPeerBytes, idleMs, before, after };
+  } finally {
+    await stopAll([...meshes.map((m) => m.child), relay]);
+  }
+}
+
+async function forwarderMemory(context: SuiteContext, kind: 'relay' | 'bare', sessions: number): Promise<{ perSessionHeapBytes: number; perSessionRssBytes: number; before: MemoryUsage; after: MemoryUsage }> {
+  const flags = ['--expose-gc', ...context.childFlags];
+  const forwarder: RoleChild<RelayRoleInfo | BareForwarderInfo> =
+    kind === 'relay' ? await spawnRole<RelayRoleInfo>('relay', BENCH_RELAY_OPTIONS, { nodeFlags: flags }) : await spawnRole<BareForwarderInfo>('bare-udp-forwarder', {}, { nodeFlags: flags });
+  let generator: RoleChild<unknown> | null = null;
+  try {
+    // One session first, so code paths and tables exist before the baseline.
+    const warm = await spawnRole('udp-flood', { mode: kind, port: forwarder.info.port, sessions: 1 });
+    await warm.stop();
+    const before = await forwarder.call<MemoryUsage>('gc');
+    generator = await spawnRole('udp-flood', { mode: kind, port: forwarder.info.port, sessions }, { startTimeoutMs: 60_000 });
+    const after = await forwarder.call<MemoryUsage>('gc');
+    return {
+      perSessionHeapBytes: (after.heapUsed + after.external - before.heapUsed - before.external) / sessions,
+      perSessionRssBytes: (after.rss - before.rss) / sessions,
+      before,
+      after,
+    };
+  } finally {
+    await stopAll([generator, forwarder]);
+  }
+}
+
+export const wireMemorySuite: Suite = {
+  name: 'wire-memory',
+  title: 'bytes on the wire per message; heap per open peer; relay memory per session',
+  async run(context: SuiteContext): Promise<BenchResult> {
+    const wire = await wireOverhead(context);
+    context.log('  wire overhead measured');
+    const heap = await heapPerPeer(context);
+    context.log(`  heap per open idle peer: ${Math.round(heap.perPeerBytes)} B`);
+    const sessions = context.quick ? 200 : 1000;
+    const relayMemory = await forwarderMemory(context, 'relay', sessions);
+    const bareMemory = await forwarderMemory(context, 'bare', sessions);
+    context.log(`  relay per session: ${Math.round(relayMemory.perSessionHeapBytes)} B (bare ${Math.round(bareMemory.perSessionHeapBytes)} B)`);
+    const memoryTable: Table = {
+      title: 'Memory',
+      columns: ['what', 'count', 'heap + external B each (after GC)', 'RSS B each'],
+      rows: [
+        ['manager: open, connected, idle peer (2 channels)', heap.peers, heap.perPeerBytes, (heap.after.rss - heap.before.rss) / heap.peers],
+        ['relay: registered UDP session', sessions, relayMemory.perSessionHeapBytes, relayMemory.perSessionRssBytes],
+        ['bare forwarder: table entry (baseline)', sessions, bareMemory.perSessionHeapBytes, bareMemory.perSessionRssBytes],
+      ],
+    };
+    return {
+      name: 'wire-memory',
+      summary: 'Bytes on the wire per message vs the raw payload, and memory per open peer and per relay session.',
+      tables: [wire.table, wire.fits, memoryTable],
+      targets: [
+        ...wire.targets,
+        { what: 'heap per open idle peer', target: '≤ 16 KiB', value: heap.perPeerBytes, met: heap.perPeerBytes <= 16 * 1024 },
+        { what: 'relay memory per session', target: '≤ 512 B', value: relayMemory.perSessionHeapBytes, met: relayMemory.perSessionHeapBytes <= 512, note: `bare forwarder entry ${Math.round(bareMemory.perSessionHeapBytes)} B` },
+      ],
+      notes: [
+        'Wire bytes are UDP payload bytes of DATA datagrams as the manager hands them to its socket (relay header 9 B + peer packet header 6 B + AEAD tag 16 B + frames); IP and UDP headers (28 B over IPv4) come on top for every datagram, ours and any baseline alike.',
+        'Messages are sent at 60 Hz from one manager to another through the relay; "ack B/message" is what the receiver sends back (ACK frames, keepalives).',
+        'Heap per peer: heapUsed + external of the manager\'s process after two forced GCs, before opening the peers and after they are connected and idle; includes the peer\'s crypto session, reliability state and the manager\'s maps.',
+        'Relay memory per session: heapUsed + external of the relay process after forced GCs, before and after the sessions registered (from one generator process, one UDP socket per session).',
+      ],
+      data: { wire: wire.runs, heap, relayMemory, bareMemory, sessions },
+    };
+  },
+};
