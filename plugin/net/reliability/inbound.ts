@@ -64,11 +64,12 @@ export type PlanOutcome = { ok: true; plan: InboundPlan } | { ok: false; error: 
 
 export class Inbound {
   droppedUnreliable = 0;
-  private readonly reliable: (ReliableReceiveChannel | undefined)[] = new Array(CHANNEL_COUNT);
-  private readonly unreliable: (UnreliableReceiveChannel | undefined)[] = new Array(CHANNEL_COUNT);
+  // Maps, not 128-slot arrays: an idle peer uses one or two channels, and memory per peer counts.
+  private readonly reliable = new Map<number, ReliableReceiveChannel>();
+  private readonly unreliable = new Map<number, UnreliableReceiveChannel>();
   /** What the local side opened: true reliable, false unreliable, null closed. */
-  private readonly local: (boolean | null)[] = new Array<boolean | null>(CHANNEL_COUNT).fill(null);
-  private readonly held: (DeliveredMessage[] | undefined)[] = new Array(CHANNEL_COUNT);
+  private readonly local = new Map<number, boolean>();
+  private readonly held = new Map<number, DeliveredMessage[]>();
   /** Unreliable partial messages, oldest first, for eviction under pressure. */
   private readonly partialsByAge = new Map<Assembly, { channelId: number; sequence: number }>();
   private delivered: DeliveredMessage[] = [];
@@ -104,10 +105,11 @@ export class Inbound {
 
   setChannel(channelId: number, reliable: boolean | null): void {
     if (!Number.isInteger(channelId) || channelId < 0 || channelId >= CHANNEL_COUNT) return;
-    this.local[channelId] = reliable;
-    const held = this.held[channelId];
+    if (reliable === null) this.local.delete(channelId);
+    else this.local.set(channelId, reliable);
+    const held = this.held.get(channelId);
     if (reliable !== true || held === undefined) return;
-    this.held[channelId] = undefined;
+    this.held.delete(channelId);
     for (const message of held) {
       const charge = message.data.length + MESSAGE_CHARGE_OVERHEAD;
       this.heldCharge -= charge;
@@ -144,7 +146,7 @@ export class Inbound {
     let toDelivered = 0;
     for (const channelId of plan.touchedChannels) {
       const released = this.releasableCharge(channelId, plan);
-      if (this.local[channelId] === true) toDelivered += released;
+      if (this.local.get(channelId) === true) toDelivered += released;
       else toHeld += released;
     }
     if (toHeld > 0 && this.heldCharge + toHeld > this.config.maxHeldBytes) {
@@ -180,7 +182,7 @@ export class Inbound {
   // ---- reliable ----
 
   private planReliable(frame: DataFrame, plan: InboundPlan): string | null {
-    const channel = this.reliable[frame.channelId];
+    const channel = this.reliable.get(frame.channelId);
     const nextExpected = channel?.nextExpected ?? this.initialSequence;
     if (sequenceDistance(nextExpected, frame.sequence) >= RELIABLE_WINDOW_MESSAGES) {
       // Already delivered (a late resend) unless it is further back than any honest sender goes.
@@ -234,7 +236,7 @@ export class Inbound {
 
   /** Charge of the messages that would become deliverable in order on `channelId` with this plan. */
   private releasableCharge(channelId: number, plan: InboundPlan): number {
-    const channel = this.reliable[channelId];
+    const channel = this.reliable.get(channelId);
     let sequence = channel?.nextExpected ?? this.initialSequence;
     let released = 0;
     for (let step = 0; step < RELIABLE_WINDOW_MESSAGES; step++) {
@@ -264,14 +266,14 @@ export class Inbound {
       this.reliableCharge -= assembly.charge;
       const message: DeliveredMessage = { channelId, reliable: true, data: assembly.assemble() };
       const charge = message.data.length + MESSAGE_CHARGE_OVERHEAD;
-      if (this.local[channelId] === true) {
+      if (this.local.get(channelId) === true) {
         this.delivered.push(message);
         this.undeliveredCharge += charge;
       } else {
-        let held = this.held[channelId];
+        let held = this.held.get(channelId);
         if (held === undefined) {
           held = [];
-          this.held[channelId] = held;
+          this.held.set(channelId, held);
         }
         held.push(message);
         this.heldCharge += charge;
@@ -281,10 +283,10 @@ export class Inbound {
   }
 
   private reliableChannel(channelId: number): ReliableReceiveChannel {
-    let channel = this.reliable[channelId];
+    let channel = this.reliable.get(channelId);
     if (channel === undefined) {
       channel = new ReliableReceiveChannel(this.initialSequence);
-      this.reliable[channelId] = channel;
+      this.reliable.set(channelId, channel);
     }
     return channel;
   }
@@ -302,7 +304,7 @@ export class Inbound {
 
   private receiveUnreliable(frame: DataFrame): void {
     const channel = this.unreliableChannel(frame.channelId);
-    if (this.local[frame.channelId] !== false) {
+    if (this.local.get(frame.channelId) !== false) {
       this.countDrop(channel, frame.sequence);
       return;
     }
@@ -402,10 +404,10 @@ export class Inbound {
   }
 
   private unreliableChannel(channelId: number): UnreliableReceiveChannel {
-    let channel = this.unreliable[channelId];
+    let channel = this.unreliable.get(channelId);
     if (channel === undefined) {
       channel = new UnreliableReceiveChannel();
-      this.unreliable[channelId] = channel;
+      this.unreliable.set(channelId, channel);
     }
     return channel;
   }

@@ -96,7 +96,8 @@ class ReliableSendChannel {
 
 export class Outbound {
   pendingReliableBytes = 0;
-  private readonly reliable: (ReliableSendChannel | undefined)[] = new Array(CHANNEL_COUNT);
+  // A Map, not a 128-slot array: an idle peer uses one or two channels, and memory per peer counts.
+  private readonly reliable = new Map<number, ReliableSendChannel>();
   private readonly unreliableSequences: number[];
   private unreliable: OutboundMessage[] = [];
   private unreliableBytes = 0;
@@ -171,7 +172,7 @@ export class Outbound {
   peekNewChunk(): OutboundChunk | null {
     for (let step = 0; step < CHANNEL_COUNT; step++) {
       const channelId = (this.nextChannelTurn + step) % CHANNEL_COUNT;
-      const channel = this.reliable[channelId];
+      const channel = this.reliable.get(channelId);
       if (channel === undefined || !channel.hasUnsent) continue;
       const chunk = this.sendableChunk(channel);
       if (chunk !== null) return chunk;
@@ -189,7 +190,7 @@ export class Outbound {
       return true;
     }
     const message = chunk.message;
-    const channel = this.reliable[message.channelId];
+    const channel = this.reliable.get(message.channelId);
     if (channel === undefined) return false;
     if (!message.started) {
       message.started = true;
@@ -214,7 +215,7 @@ export class Outbound {
     message.ackedChunks++;
     if (!message.fullyAcked) return;
     this.pendingReliableBytes -= message.data.length;
-    const channel = this.reliable[message.channelId];
+    const channel = this.reliable.get(message.channelId);
     if (channel === undefined) return;
     // Retire from the front: the receiver has delivered every message up to the first unacknowledged one.
     while (channel.window.length > 0 && channel.window.at(0).fullyAcked) {
@@ -247,10 +248,10 @@ export class Outbound {
   }
 
   private reliableChannel(channelId: number): ReliableSendChannel {
-    let channel = this.reliable[channelId];
+    let channel = this.reliable.get(channelId);
     if (channel === undefined) {
       channel = new ReliableSendChannel(this.initialSequence);
-      this.reliable[channelId] = channel;
+      this.reliable.set(channelId, channel);
     }
     return channel;
   }
