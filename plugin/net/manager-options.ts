@@ -1,5 +1,5 @@
 import type { Identity } from './identity';
-import type { DatagramSocket } from './transport/datagram-socket';
+import { isTransportPreference, type DatagramSocket, type TransportPreference } from './transport/datagram-socket';
 import type { Clock, LinkConditioner, Logger } from './types';
 
 /** Options of a NetworkManager (shared/API.md); the fields below `linkConditioner` are additions. */
@@ -35,6 +35,13 @@ export interface NetworkManagerOptions {
   clock?: Clock;
   /** Builds the socket to the relay; for instrumented transports in tests and tools. */
   socketFactory?: (url: string) => DatagramSocket;
+  /**
+   * Link to a ws:// or wss:// relay (default 'auto'): 'auto' moves DATA to a WebRTC data channel
+   * where the runtime has RTCPeerConnection and stays on the WebSocket when it cannot connect;
+   * 'webrtc' carries DATA only over a data channel (fails clearly without one); 'websocket' never
+   * tries WebRTC. udp:// relays use UDP.
+   */
+  transport?: TransportPreference;
 }
 
 export interface ResolvedManagerLimits {
@@ -83,6 +90,12 @@ export function resolveManagerOptions(options: unknown): { ok: true; limits: Res
   }
   if (o.token !== undefined && (typeof o.token !== 'string' || o.token.length > 1024)) {
     return { ok: false, error: `token: expected a string of at most 1024 characters, got ${describe(o.token)}` };
+  }
+  if (o.transport !== undefined && !isTransportPreference(o.transport)) {
+    return { ok: false, error: `transport: expected 'auto', 'webrtc' or 'websocket', got ${describe(o.transport)}` };
+  }
+  if (o.transport === 'webrtc' && o.relay.startsWith('udp:')) {
+    return { ok: false, error: `transport: 'webrtc' needs a ws:// or wss:// relay, got ${describe(o.relay)}` };
   }
   const conditionerError = checkConditioner(o.linkConditioner);
   if (conditionerError) return { ok: false, error: conditionerError };

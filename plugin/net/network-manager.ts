@@ -6,6 +6,7 @@ import { PeerLink } from './peer-link';
 import { defaultReliabilityConfig, validateReliabilityConfig, type ReliabilityConfig } from './reliability';
 import { Result } from './result';
 import { decodeRouteForPeer, encodeRoute, type RouteInfo } from './route';
+import type { LinkKind, TransportPreference } from './transport/datagram-socket';
 import { RelayClient } from './transport/relay-client';
 import { consoleLogger, systemClock, type Clock, type Logger, type NetworkMessage, type PeerId, type PeerState, type PeerStateChange, type PeerStats } from './types';
 
@@ -53,6 +54,7 @@ export class NetworkManager {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly relay: RelayClient;
+  private readonly relayUrl: string;
 
   private readonly peers = new Map<PeerId, PeerLink>();
   private readonly peersBySession = new Map<bigint, PeerLink>();
@@ -88,6 +90,7 @@ export class NetworkManager {
     this.routeUpdate$ = this.routeSubject.asObservable();
     this.peerState$ = this.peerStateSubject.asObservable();
 
+    this.relayUrl = options.relay;
     try {
       this.relay = new RelayClient({
         url: options.relay,
@@ -95,6 +98,7 @@ export class NetworkManager {
         logger: this.logger,
         conditioner: options.linkConditioner,
         socketFactory: options.socketFactory,
+        transport: options.transport,
       });
     } catch (error) {
       throw new TypeError(`NetworkManager: relay: ${(error as Error).message}`);
@@ -129,6 +133,14 @@ export class NetworkManager {
   /** The route others open this manager with; null until the relay has registered it. */
   getRoute(): string | null {
     return this.route;
+  }
+
+  /**
+   * Which link carries this manager's datagrams to the relay now ('udp', 'websocket' or 'webrtc';
+   * null while it has none) and which transport was asked for. Changes are also logged.
+   */
+  getTransportInfo(): { requested: TransportPreference; link: LinkKind | null; relay: string } {
+    return { requested: this.relay.transportPreference, link: this.disposed ? null : this.relay.linkKind, relay: this.relayUrl };
   }
 
   /** The long-term identity, so a game can keep its peer id across runs. */

@@ -37,9 +37,35 @@ export interface RelayOptions {
   /** Registration/refusal log lines per second at most (default 10). */
   logLinesPerSecond?: number;
   logger?: Logger;
+  /** Accept WebRTC data channels from WebSocket sessions (default true; needs node-datachannel, else the relay says so and serves UDP and WebSocket). */
+  webrtc?: boolean;
+  /** PeerConnections alive at once, all sessions together (default 1000). */
+  maxRtcLinks?: number;
+  /** Offers being answered or connecting at once (default 32); more get "busy". */
+  maxPendingRtcOffers?: number;
+  /** Offers one session may make in its life (default 4). */
+  maxRtcOffersPerSession?: number;
+  /** A data channel not open this long after its offer is closed (default 10000 ms). */
+  rtcConnectTimeoutMs?: number;
+  /** Bytes waiting on one data channel past which DATA to it is dropped (default 256 KiB). */
+  maxRtcBufferedBytes?: number;
+  /** Module that provides WebRTC (default 'node-datachannel'); tests name a missing one to see a relay without it. */
+  webrtcModule?: string;
 }
 
 export type ResolvedRelayOptions = Required<Omit<RelayOptions, 'secret' | 'logger'>> & { secret: string | null; logger: Logger };
+
+function moduleId(value: string | undefined): string {
+  if (value === undefined) return 'node-datachannel';
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200) throw new RangeError(`relay option webrtcModule must be a module name, got ${String(value)}`);
+  return value;
+}
+
+function flag(value: boolean | undefined, fallback: boolean, what: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new RangeError(`relay option ${what} must be true or false, got ${String(value)}`);
+  return value;
+}
 
 function positiveInteger(value: number | undefined, fallback: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
@@ -83,5 +109,12 @@ export function resolveRelayOptions(options: RelayOptions = {}): ResolvedRelayOp
     refusalsPerSecond: positiveNumber(options.refusalsPerSecond, 200, 'refusalsPerSecond'),
     logLinesPerSecond: positiveNumber(options.logLinesPerSecond, 10, 'logLinesPerSecond'),
     logger: options.logger ?? consoleLogger,
+    webrtc: flag(options.webrtc, true, 'webrtc'),
+    maxRtcLinks: positiveInteger(options.maxRtcLinks, 1000, 'maxRtcLinks', 100_000),
+    maxPendingRtcOffers: positiveInteger(options.maxPendingRtcOffers, 32, 'maxPendingRtcOffers', 10_000),
+    maxRtcOffersPerSession: positiveInteger(options.maxRtcOffersPerSession, 4, 'maxRtcOffersPerSession', 1000),
+    rtcConnectTimeoutMs: positiveInteger(options.rtcConnectTimeoutMs, 10_000, 'rtcConnectTimeoutMs', 600_000),
+    maxRtcBufferedBytes: positiveInteger(options.maxRtcBufferedBytes, 256 * 1024, 'maxRtcBufferedBytes'),
+    webrtcModule: moduleId(options.webrtcModule),
   };
 }

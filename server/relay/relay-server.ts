@@ -15,13 +15,19 @@ import {
   RELAY_ID_BYTES,
   RELAY_PROTOCOL_VERSION,
   RefusalReason,
+  MAX_RTC_OFFER_BYTES,
   RelayType,
+  RtcAnswerStatus,
+  RtcSignalType,
   SESSION_PROOF_BYTES,
   SESSION_SECRET_BYTES,
   decodeRelayDatagram,
+  decodeRtcSignal,
   encodeKeepaliveAck,
   encodeRefused,
   encodeRegistered,
+  encodeRtcAnswer,
+  isRtcSignalType,
   rewriteDataAsDelivery,
   sessionIdFromBytes,
   sessionIdHighAt,
@@ -35,6 +41,7 @@ import { BoundedBucketMap, TokenBucket } from './rate-limit';
 import { SessionTable, type Session, type WsConnection } from './sessions';
 import { emptyDrops, type RelayStats } from './stats';
 import { verifyRelayToken, type RelayTokenStatus } from './token';
+import { RtcLinks, loadNodeDataChannel, type NodeDataChannelLoad, type RtcLink } from './webrtc';
 
 export interface RelayServer {
   /** 'udp://host:port' */
@@ -45,7 +52,12 @@ export interface RelayServer {
   /** Random per relay process: a restarted relay has a new one. */
   readonly relayId: Uint8Array;
   stats(): RelayStats;
-  /** Closes the sockets, the WebSocket clients and the timers; idempotent. */
+  /**
+   * Distinct remote IP addresses the relay talks to right now: of its WebSocket connections, UDP
+   * sessions and the selected ICE pairs of its data channels (diagnostics; tests check loopback).
+   */
+  remoteAddresses(): string[];
+  /** Closes the sockets, the WebSocket clients, the data channels and the timers; idempotent. */
   close(): Promise<void>;
 }
 
@@ -73,7 +85,8 @@ const TOKEN_REFUSALS: Record<Exclude<RelayTokenStatus, 'ok'>, { reason: RefusalR
 export async function startRelay(options?: RelayOptions): Promise<RelayServer> {
   const config = resolveRelayOptions(options);
   const bound = await bindSamePort(config.host, config.port);
-  return new Relay(config, bound.udp, bound.server, bound.port);
+  const webrtc: NodeDataChannelLoad = config.webrtc ? loadNodeDataChannel(config.webrtcModule) : { module: null, error: null, version: null };
+  return new Relay(config, bound.udp, bound.server, bound.port, webrtc);
 }
 
 /** Addresses are IPs already: skip the DNS module on every send (measurably faster). */
@@ -152,6 +165,7 @@ class Relay implements RelayServer {
     refusalsSent: 0,
     refusalsSuppressed: 0,
     drops: emptyDrops(),
+    rtc: { available: false, links: 0, pending: 0, open: 0, offers: 0, answered: 0, refused: 0, opened: 0, closed: 0, timedOut: 0, datagramsIn: 0, bytesIn: 0, datagramsOut: 0, bytesOut: 0 },
   };
   private readonly drops = this.counters.drops;
   private readonly endpoints: string[];
@@ -160,6 +174,7 @@ class Relay implements RelayServer {
   private readonly log: LogLimiter;
   private readonly logger: Logger;
   private readonly wss: WebSocketServer;
+  private readonly rtc: RtcLinks;
   private readonly sweepTimer: ReturnType<typeof setInterval>;
   private readonly datagramsPerMs: number;
   private readonly bytesPerMs: number;
@@ -173,6 +188,7 @@ class Relay implements RelayServer {
     private readonly udp: dgram.Socket,
     private readonly server: http.Server,
     readonly port: number,
+    webrtc: NodeDataChannelLoad,
   ) {
     const urlHost = isIP(config.publicHost) === 6 ? `[${config.publicHost}]` : config.publicHost;
     this.udpUrl = `udp://${urlHost}:${port}`;
@@ -215,7 +231,23 @@ class Relay implements RelayServer {
     this.sweepTimer = setInterval(this.sweep, sweepEveryMs);
     this.sweepTimer.unref();
 
+    this.rtc = new RtcLinks({
+      load: webrtc,
+      bindAddress: config.host,
+      maxLinks: config.maxRtcLinks,
+      maxPending: config.maxPendingRtcOffers,
+      maxOffersPerSession: config.maxRtcOffersPerSession,
+      connectTimeoutMs: config.rtcConnectTimeoutMs,
+      maxBufferedBytes: config.maxRtcBufferedBytes,
+      log: this.log,
+      answer: (session, attempt, status, text) => this.sendRtcAnswer(session, attempt, status, text),
+      onDatagram: this.onRtcDatagram,
+    });
+
     this.logger.info(`relay ${Buffer.from(this.relayId).toString('hex')} listening on ${this.udpUrl} and ${this.wsUrl}`);
+    if (webrtc.module !== null) this.logger.info(`relay: WebRTC data channels enabled for WebSocket sessions (libdatachannel ${webrtc.version ?? 'unknown version'}, bound to ${config.host})`);
+    else if (webrtc.error !== null) this.logger.warn(`relay: WebRTC data channels unavailable (node-datachannel did not load: ${webrtc.error}); serving UDP and WebSocket only`);
+    else this.logger.info('relay: WebRTC data channels turned off; serving UDP and WebSocket only');
     if (config.secret === null) this.logger.warn('relay is OPEN: no secret set, anyone can register (no token needed)');
   }
 
@@ -227,7 +259,16 @@ class Relay implements RelayServer {
       wsSessions: this.sessions.wsCount,
       wsConnections: this.connections.size,
       drops: { ...this.drops },
+      rtc: this.rtc.stats(),
     };
+  }
+
+  remoteAddresses(): string[] {
+    const addresses = new Set<string>();
+    for (const connection of this.connections) addresses.add(connection.ip);
+    for (const session of this.sessions.values()) if (session.address !== null) addresses.add(session.address);
+    for (const address of this.rtc.remoteAddresses()) addresses.add(address);
+    return [...addresses];
   }
 
   close(): Promise<void> {
@@ -293,6 +334,19 @@ class Relay implements RelayServer {
   }
 
   private sendToSession(session: Session, datagram: Buffer): boolean {
+    const rtc = session.rtc;
+    if (rtc !== null && rtc.usable) {
+      const sent = this.rtc.send(rtc, datagram);
+      if (sent === 'dropped') {
+        this.drops.backpressure++;
+        return false;
+      }
+      if (sent) {
+        this.counters.datagramsOut++;
+        this.counters.bytesOut += datagram.length;
+        return true;
+      }
+    }
     const connection = session.connection;
     if (connection !== null) {
       if (connection.ws.bufferedAmount > this.config.maxWebSocketBufferedBytes) {
@@ -351,7 +405,8 @@ class Relay implements RelayServer {
     const length = datagram.length;
     this.counters.datagramsIn++;
     this.counters.bytesIn += length;
-    if (length > this.config.maxDatagramBytes) {
+    // An SDP offer may be longer than a datagram; it only ever comes over TCP.
+    if (length > this.config.maxDatagramBytes && !(isBinary && datagram[0] === RtcSignalType.Offer && length <= MAX_RTC_OFFER_BYTES)) {
       this.drops.oversize++;
       return;
     }
@@ -374,8 +429,78 @@ class Relay implements RelayServer {
       this.forward(source, datagram);
       return;
     }
+    if (isRtcSignalType(type)) {
+      this.onRtcSignal(datagram, origin.connection);
+      return;
+    }
     this.onControl(type, datagram, origin);
   }
+
+  // --- WebRTC data channels -------------------------------------------------------------------
+
+  /** RTC_OFFER / RTC_CLOSE over a WebSocket: they concern the connection's own session only. */
+  private onRtcSignal(datagram: Buffer, connection: WsConnection): void {
+    const decoded = decodeRtcSignal(datagram);
+    if (!decoded.ok || decoded.value.kind === 'rtcAnswer') {
+      this.drops.malformed++;
+      return;
+    }
+    const message = decoded.value;
+    const session = connection.session;
+    if (session === null || session.id !== message.sessionId) {
+      if (message.kind === 'rtcOffer') {
+        // Not this connection's session (or none yet): answered, so the client stops waiting.
+        const bytes = encodeRtcAnswer(message.sessionId, message.attempt, RtcAnswerStatus.Refused, 'not the session of this connection');
+        connection.ws.send(bytes);
+        this.counters.datagramsOut++;
+        this.counters.bytesOut += bytes.length;
+      }
+      return;
+    }
+    session.lastSeenMs = performance.now();
+    if (message.kind === 'rtcOffer') this.rtc.offer(session, message.attempt, message.sdp);
+    else this.rtc.closeAttempt(session, message.attempt);
+  }
+
+  private sendRtcAnswer(session: Session, attempt: number, status: RtcAnswerStatus, text: string): void {
+    const connection = session.connection;
+    if (connection === null || connection.session !== session) return;
+    const bytes = encodeRtcAnswer(session.id, attempt, status, text);
+    connection.ws.send(bytes);
+    this.counters.datagramsOut++;
+    this.counters.bytesOut += bytes.length;
+  }
+
+  /** One message from a session's data channel: DATA, KEEPALIVE or LEAVE, as if over its WebSocket. */
+  private readonly onRtcDatagram = (link: RtcLink, datagram: Buffer): void => {
+    const length = datagram.length;
+    this.counters.datagramsIn++;
+    this.counters.bytesIn += length;
+    if (length > this.config.maxDatagramBytes) {
+      this.drops.oversize++;
+      return;
+    }
+    const session = link.session;
+    const connection = session.connection;
+    const type = length > 0 ? datagram[0] : -1;
+    if (connection === null || connection.session !== session) {
+      this.drops.unknownSource++;
+      return;
+    }
+    if (type === RelayType.Data) {
+      if (length <= DATA_HEADER_BYTES) {
+        this.drops.malformed++;
+        return;
+      }
+      this.forward(session, datagram);
+      return;
+    }
+    if (type === RelayType.Keepalive || type === RelayType.Leave) {
+      this.sessionProof(type, datagram, { transport: 'ws', ip: connection.ip, port: 0, connection });
+      return;
+    }
+    this.drops.malformed++;
+  };
 
   // --- control datagrams ----------------------------------------------------------------------
 
@@ -475,6 +600,8 @@ class Relay implements RelayServer {
       datagramTokens: this.datagramBurst,
       byteTokens: this.byteBurst,
       refilledAtMs: now,
+      rtc: null,
+      rtcOffers: 0,
     };
     this.sessions.add(session);
     if (origin.connection !== null) {
@@ -544,6 +671,7 @@ class Relay implements RelayServer {
 
   private endSession(session: Session, why: 'left' | 'expired' | 'closed'): void {
     if (!this.sessions.remove(session)) return;
+    this.rtc.sessionEnded(session);
     this.counters[why]++;
     const connection = session.connection;
     if (connection !== null && connection.session === session) {
@@ -572,6 +700,7 @@ class Relay implements RelayServer {
   };
 
   private async shutDown(): Promise<void> {
+    this.rtc.closeAll();
     if (this.connections.size > 0) {
       const everyoneGone = new Promise<void>((resolve) => {
         this.allConnectionsGone = resolve;

@@ -5,6 +5,7 @@
  */
 import { randomFillSync } from 'crypto';
 import type { WebSocket } from 'ws';
+import type { RtcLink } from './webrtc';
 
 /** One WebSocket client; it has at most one session at a time. */
 export interface WsConnection {
@@ -37,6 +38,10 @@ export interface Session {
   datagramTokens: number;
   byteTokens: number;
   refilledAtMs: number;
+  /** WebSocket sessions: the WebRTC data channel bound to the session, when the client asked for one. */
+  rtc: RtcLink | null;
+  /** RTC_OFFERs this session has made (bounded per session). */
+  rtcOffers: number;
 }
 
 export class SessionTable {

@@ -1,7 +1,7 @@
 /** What the relay counts. Every dropped datagram is counted under exactly one reason. */
 
 export const RELAY_DROP_REASONS = [
-  /** Undecodable, an unknown or relay→client type, or a text WebSocket message. */
+  /** Undecodable, an unknown or relay→client type, or a text WebSocket message; WebRTC signalling other than over the session's WebSocket; anything but DATA, KEEPALIVE and LEAVE over a data channel. */
   'malformed',
   /** Longer than maxDatagramBytes. */
   'oversize',
@@ -33,6 +33,8 @@ export const RELAY_DROP_REASONS = [
 
 export type RelayDropReason = (typeof RELAY_DROP_REASONS)[number];
 
+import type { RtcLinkStats } from './webrtc';
+
 export interface RelayStats {
   sessions: number;
   udpSessions: number;
@@ -58,6 +60,8 @@ export interface RelayStats {
   /** Refusals not sent because of the refusal rate limit or because they would be longer than what they answer. */
   refusalsSuppressed: number;
   drops: Record<RelayDropReason, number>;
+  /** WebRTC data channels (their datagrams are also in datagramsIn/Out and bytesIn/Out). */
+  rtc: RtcLinkStats;
 }
 
 export function emptyDrops(): Record<RelayDropReason, number> {

@@ -12,6 +12,7 @@ const CHECKED_ELSEWHERE: Record<string, string> = {
   'relay-': 'test/unit/relay-codec.test.ts',
   'crypto-': 'test/unit/crypto-vectors.test.ts',
   'frame-': 'test/unit/reliability-frames.test.ts',
+  'rtc-': 'test/unit/webrtc-codec.test.ts',
   'token-': 'this file',
 };
 

@@ -17,6 +17,26 @@ export interface DatagramSocket {
   onClose: ((reason: string) => void) | null;
   /** Closes the link; idempotent; resolves when the underlying socket is released. */
   close(): Promise<void>;
+  /** Which link carries DATA now, for links that can change (the WebRTC link); others are known by their URL scheme. */
+  readonly linkKind?: LinkKind;
+  /** Told by the relay client once the relay has registered a session over this link (the WebRTC link starts its upgrade then). */
+  sessionRegistered?(sessionId: bigint): void;
+}
+
+/** The link that carries a client's datagrams to the relay. */
+export type LinkKind = 'udp' | 'websocket' | 'webrtc';
+
+/**
+ * Which link a browser-style (ws://, wss://) relay connection uses: 'auto' tries a WebRTC data
+ * channel where the runtime has RTCPeerConnection and stays on the WebSocket when it cannot
+ * connect; 'webrtc' carries DATA only over a data channel and fails clearly when it cannot;
+ * 'websocket' never tries WebRTC. udp:// relays always use UDP ('webrtc' is refused for them).
+ */
+export type TransportPreference = 'auto' | 'webrtc' | 'websocket';
+export const TRANSPORT_PREFERENCES: readonly TransportPreference[] = ['auto', 'webrtc', 'websocket'];
+
+export function isTransportPreference(value: unknown): value is TransportPreference {
+  return typeof value === 'string' && (TRANSPORT_PREFERENCES as readonly string[]).includes(value);
 }
 
 export type RelayScheme = 'udp' | 'ws' | 'wss';

@@ -23,10 +23,11 @@ import {
   type RegisteredDatagram,
 } from '../wire/relay-codec';
 import { ConditionedSocket, validateLinkConditioner } from './conditioned-socket';
-import { parseRelayUrl, type DatagramSocket, type RelayUrl } from './datagram-socket';
+import { isTransportPreference, parseRelayUrl, type DatagramSocket, type LinkKind, type RelayUrl, type TransportPreference } from './datagram-socket';
 import { isNode } from './node-require';
 import { mulberry32 } from './prng';
 import { createDatagramSocket } from './socket-factory';
+import { rtcPeerConnectionConstructor } from './webrtc-socket';
 
 export interface RelayRegistration {
   relayId: Uint8Array;
@@ -44,8 +45,12 @@ export interface RelayClientOptions {
   reconnectInitialDelayMs?: number;
   /** Longest wait between attempts (default 5000 ms). */
   reconnectMaxDelayMs?: number;
-  /** Makes the link for a URL (default createDatagramSocket). */
+  /** Makes the link for a URL (default createDatagramSocket with `transport`). */
   socketFactory?: (url: string) => DatagramSocket;
+  /** Link for ws:// and wss:// relays (default 'auto'): see TransportPreference. */
+  transport?: TransportPreference;
+  /** WebRTC link: from the start of an attempt to an open data channel, at most (default 5000 ms). */
+  rtcConnectTimeoutMs?: number;
 }
 
 export interface RelayClientStats {
@@ -105,9 +110,12 @@ export class RelayClient {
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly socketFactory: (url: string) => DatagramSocket;
+  private readonly transport: TransportPreference;
 
   private state: State = 'idle';
   private socket: DatagramSocket | null = null;
+  /** The link itself, under the conditioner when there is one (it knows which link carries DATA). */
+  private rawSocket: DatagramSocket | null = null;
   private conditioned: ConditionedSocket | null = null;
   /** Bumped whenever the socket is replaced, so callbacks of an old socket are ignored. */
   private generation = 0;
@@ -148,7 +156,27 @@ export class RelayClient {
     if (options.socketFactory === undefined && this.relay.scheme === 'udp' && !isNode()) {
       throw new Error(`relay url "${options.url}": udp:// needs Node; in a browser use ws:// or wss://`);
     }
-    this.socketFactory = options.socketFactory ?? createDatagramSocket;
+    const transport = options.transport ?? 'auto';
+    if (!isTransportPreference(transport)) throw new Error(`transport must be 'auto', 'webrtc' or 'websocket', got ${String(transport)}`);
+    this.transport = transport;
+    if (transport === 'webrtc' && this.relay.scheme === 'udp') throw new Error(`relay url "${options.url}": transport "webrtc" needs a ws:// or wss:// relay url`);
+    if (transport === 'webrtc' && options.socketFactory === undefined && rtcPeerConnectionConstructor() === null) {
+      throw new Error('transport "webrtc" needs RTCPeerConnection, which this runtime does not have (use "auto" to fall back to the WebSocket)');
+    }
+    const rtcConnectTimeoutMs = checkDelay(options.rtcConnectTimeoutMs, 5000, 'rtcConnectTimeoutMs');
+    this.socketFactory = options.socketFactory ?? ((url: string) => createDatagramSocket(url, { transport, logger: this.logger, rtcConnectTimeoutMs }));
+  }
+
+  /** The transport asked for. */
+  get transportPreference(): TransportPreference {
+    return this.transport;
+  }
+
+  /** The link that carries DATA now: 'udp', 'websocket' or 'webrtc'; null while there is no link. */
+  get linkKind(): LinkKind | null {
+    const raw = this.rawSocket;
+    if (raw === null) return null;
+    return raw.linkKind ?? (this.relay.scheme === 'udp' ? 'udp' : 'websocket');
   }
 
   get registration(): RelayRegistration | null {
@@ -212,6 +240,7 @@ export class RelayClient {
     const conditioned = this.conditioner !== null && this.conditionerRandom !== null ? new ConditionedSocket(socket, this.conditioner, this.conditionerRandom) : null;
     const link: DatagramSocket = conditioned ?? socket;
     this.socket = link;
+    this.rawSocket = socket;
     this.conditioned = conditioned;
     link.onOpen = () => {
       if (generation !== this.generation) return;
@@ -296,6 +325,7 @@ export class RelayClient {
     this.lastAckAt = performance.now();
     this.counters.registrations++;
     this.keepaliveTimer = setInterval(() => this.keepalive(), this.keepaliveMs);
+    this.rawSocket?.sessionRegistered?.(registration.sessionId);
     this.onRegistered?.(registration);
   }
 
@@ -376,6 +406,7 @@ export class RelayClient {
   private closeSocket(): Promise<void> {
     const link = this.socket;
     this.socket = null;
+    this.rawSocket = null;
     this.conditioned = null;
     if (link === null) return Promise.resolve();
     link.onOpen = null;

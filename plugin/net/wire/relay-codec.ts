@@ -393,3 +393,146 @@ function checkByte(value: number, what: string): void {
 function checkLength(bytes: Uint8Array, length: number, what: string): void {
   if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw new RangeError(`${what} must be ${length} bytes`);
 }
+
+// ---------------------------------------------------------------------------------------------
+// WebRTC signalling (PROTOCOL.md §3.12): a browser on a WebSocket
+// session asks the relay for a data channel bound to that session. These travel only over the
+// session's WebSocket, so they are kept out of `RelayDatagram` and decoded by decodeRtcSignal.
+
+export const RtcSignalType = {
+  /** Client → relay: an SDP offer for a data channel bound to the sender's session. */
+  Offer: 0x10,
+  /** Client → relay: the client gave up this attempt's data channel; the relay closes it too. */
+  Close: 0x11,
+  /** Relay → client: the SDP answer, or why there is none. */
+  Answer: 0x90,
+} as const;
+
+/** RTC_ANSWER status. 0 carries an SDP answer; any other value carries a human-readable detail. */
+export enum RtcAnswerStatus {
+  Accepted = 0,
+  /** This relay has no WebRTC (node-datachannel missing or disabled). Do not ask again. */
+  Unavailable = 1,
+  /** Too many offers in progress on the relay, or too many data channels open. Retry later. */
+  Busy = 2,
+  /** The offer was refused: bad SDP, wrong session, over the wrong transport, too many attempts. */
+  Refused = 3,
+  /** The relay could not make an answer (its WebRTC stack failed or timed out). */
+  Failed = 4,
+}
+
+export const RTC_ATTEMPT_BYTES = 4;
+/** Longest SDP text in RTC_OFFER and RTC_ANSWER. A data-channel-only SDP is well under 1 KiB. */
+export const MAX_SDP_BYTES = 4096;
+/** Longest detail in a refusing RTC_ANSWER. */
+export const MAX_RTC_DETAIL_BYTES = 255;
+/** type + session id + attempt + u16 length. */
+export const RTC_OFFER_HEADER_BYTES = 1 + SESSION_ID_BYTES + RTC_ATTEMPT_BYTES + 2;
+/** RTC_OFFER may be longer than MAX_RELAY_DATAGRAM_BYTES (it never travels over UDP). */
+export const MAX_RTC_OFFER_BYTES = RTC_OFFER_HEADER_BYTES + MAX_SDP_BYTES;
+export const RTC_CLOSE_BYTES = 1 + SESSION_ID_BYTES + RTC_ATTEMPT_BYTES;
+/** type + session id + attempt + status + u16 length. */
+export const RTC_ANSWER_HEADER_BYTES = 1 + SESSION_ID_BYTES + RTC_ATTEMPT_BYTES + 1 + 2;
+
+export interface RtcOfferDatagram {
+  kind: 'rtcOffer';
+  sessionId: bigint;
+  /** Chosen by the client, echoed in the answer: matches an answer to its attempt. */
+  attempt: number;
+  sdp: string;
+}
+export interface RtcCloseDatagram {
+  kind: 'rtcClose';
+  sessionId: bigint;
+  attempt: number;
+}
+export interface RtcAnswerDatagram {
+  kind: 'rtcAnswer';
+  sessionId: bigint;
+  attempt: number;
+  status: number;
+  /** The SDP answer when status is 0, else a detail (may be empty). */
+  text: string;
+}
+export type RtcSignalDatagram = RtcOfferDatagram | RtcCloseDatagram | RtcAnswerDatagram;
+
+/** True for the first byte of a WebRTC signalling datagram. */
+export function isRtcSignalType(type: number): boolean {
+  return type === RtcSignalType.Offer || type === RtcSignalType.Close || type === RtcSignalType.Answer;
+}
+
+/** Decodes RTC_OFFER, RTC_CLOSE or RTC_ANSWER. Never throws; refuses anything else, bad lengths, bad UTF-8 and trailing bytes. */
+export function decodeRtcSignal(bytes: Uint8Array): Decoded<RtcSignalDatagram> {
+  if (!(bytes instanceof Uint8Array)) return decodeError('rtc signal: not a Uint8Array');
+  if (bytes.length === 0) return decodeError('rtc signal: empty');
+  if (bytes.length > RTC_ANSWER_HEADER_BYTES + MAX_SDP_BYTES) return decodeError(`rtc signal: ${bytes.length} bytes is too long`);
+  const reader = new ByteReader(bytes);
+  const type = reader.u8('type');
+  const sessionId = reader.u64('session id');
+  const attempt = reader.u32('attempt');
+  switch (type) {
+    case RtcSignalType.Offer: {
+      const sdp = readSdp(reader, 'offer sdp', 1, MAX_SDP_BYTES);
+      return finishRtc(reader, 'rtc offer', () => ({ kind: 'rtcOffer', sessionId, attempt, sdp: sdp ?? '' }));
+    }
+    case RtcSignalType.Close:
+      return finishRtc(reader, 'rtc close', () => ({ kind: 'rtcClose', sessionId, attempt }));
+    case RtcSignalType.Answer: {
+      const status = reader.u8('status');
+      const accepted = status === RtcAnswerStatus.Accepted;
+      const text = accepted ? readSdp(reader, 'answer sdp', 1, MAX_SDP_BYTES) : readSdp(reader, 'answer detail', 0, MAX_RTC_DETAIL_BYTES);
+      return finishRtc(reader, 'rtc answer', () => ({ kind: 'rtcAnswer', sessionId, attempt, status, text: text ?? '' }));
+    }
+    default:
+      return decodeError(`rtc signal: unknown type 0x${type.toString(16).padStart(2, '0')}`);
+  }
+}
+
+/** A u16-length UTF-8 text of min..max bytes; null (reader failed) otherwise. */
+function readSdp(reader: ByteReader, what: string, min: number, max: number): string | null {
+  const length = reader.u16(`${what} length`);
+  if (reader.failed) return null;
+  if (length < min || length > max) {
+    reader.fail(`${what} of ${length} bytes is outside ${min}..${max}`);
+    return null;
+  }
+  const bytes = reader.bytesView(length, what);
+  if (reader.failed) return null;
+  const text = decodeUtf8(bytes);
+  if (text === null) reader.fail(`${what}: not UTF-8`);
+  return text;
+}
+
+function finishRtc(reader: ByteReader, what: string, value: () => RtcSignalDatagram): Decoded<RtcSignalDatagram> {
+  if (reader.failed) return decodeError(`${what}: ${reader.error}`);
+  if (reader.remaining !== 0) return decodeError(`${what}: ${reader.remaining} trailing byte(s)`);
+  return decodeOk(value());
+}
+
+export function encodeRtcOffer(sessionId: bigint, attempt: number, sdp: string): Uint8Array {
+  const sdpBytes = utf8Encoder.encode(sdp);
+  if (sdpBytes.length < 1 || sdpBytes.length > MAX_SDP_BYTES) throw new RangeError(`offer sdp of ${sdpBytes.length} bytes is outside 1..${MAX_SDP_BYTES}`);
+  return rtcHeader(RtcSignalType.Offer, sessionId, attempt, RTC_OFFER_HEADER_BYTES + sdpBytes.length).u16(sdpBytes.length).bytes(sdpBytes).toBytes();
+}
+
+export function encodeRtcClose(sessionId: bigint, attempt: number): Uint8Array {
+  return rtcHeader(RtcSignalType.Close, sessionId, attempt, RTC_CLOSE_BYTES).toBytes();
+}
+
+/** RTC_ANSWER. With status 0 `text` is the SDP (1..4096 bytes); otherwise a detail, cut to 255 bytes at a character boundary. */
+export function encodeRtcAnswer(sessionId: bigint, attempt: number, status: number, text: string): Uint8Array {
+  checkByte(status, 'status');
+  let textBytes: Uint8Array = utf8Encoder.encode(text);
+  if (status === RtcAnswerStatus.Accepted) {
+    if (textBytes.length < 1 || textBytes.length > MAX_SDP_BYTES) throw new RangeError(`answer sdp of ${textBytes.length} bytes is outside 1..${MAX_SDP_BYTES}`);
+  } else {
+    textBytes = truncateUtf8(textBytes, MAX_RTC_DETAIL_BYTES);
+  }
+  return rtcHeader(RtcSignalType.Answer, sessionId, attempt, RTC_ANSWER_HEADER_BYTES + textBytes.length).u8(status).u16(textBytes.length).bytes(textBytes).toBytes();
+}
+
+function rtcHeader(type: number, sessionId: bigint, attempt: number, length: number): ByteWriter {
+  checkU64(sessionId, 'session id');
+  if (!Number.isInteger(attempt) || attempt < 0 || attempt > 0xffffffff) throw new RangeError(`attempt is not a u32: ${attempt}`);
+  return new ByteWriter(length).u8(type).u64(sessionId).u32(attempt);
+}
