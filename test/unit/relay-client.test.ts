@@ -210,6 +210,42 @@ describe('RelayClient (against a scripted relay end)', () => {
     expect(h.registrations.map((r) => r.sessionId)).to.deep.equal([5n, 6n]);
   });
 
+  it('survives an event-loop stall longer than the loss timeout: answers queued behind it still count', async () => {
+    const h = harness();
+    const link = await registered(h, 5n, 20);
+    const send = link.send.bind(link);
+    let keepalives = 0;
+    // The relay answers every KEEPALIVE, but the answer can only be read once the loop turns.
+    link.send = (datagram) => {
+      send(datagram);
+      if (datagram[0] === 0x02) {
+        keepalives++;
+        setImmediate(() => link.deliver(encodeKeepaliveAck(5n)));
+      }
+    };
+    await waitFor('a first answered KEEPALIVE', () => keepalives >= 1);
+    const stallUntil = performance.now() + 20 * 10; // ten keepalive intervals of a blocked loop
+    while (performance.now() < stallUntil) {
+      // a long frame: the timer is due many times over when the loop turns again
+    }
+    const after = keepalives;
+    await waitFor('five more answered KEEPALIVEs', () => keepalives >= after + 5);
+    expect(h.unregistered).to.equal(0);
+    expect(h.registrations.map((r) => r.sessionId)).to.deep.equal([5n]);
+  });
+
+  it('counts relay DATA as a sign of life when KEEPALIVE answers are lost', async () => {
+    const h = harness();
+    const link = await registered(h, 5n, 10);
+    let delivered = 0;
+    await waitFor('20 keepalive intervals of DATA only', () => {
+      link.deliver(encodeDelivery(9n, Uint8Array.of(1, 2, 3)));
+      delivered++;
+      return delivered >= 20 && link.kinds().filter((k) => k === 'keepalive').length >= 20;
+    }, { intervalMs: 5 });
+    expect(h.unregistered).to.equal(0);
+  });
+
   it('registers again at once when the relay says it does not know the session (REFUSED 6)', async () => {
     const h = harness();
     const link = await registered(h, 5n, 5);

@@ -66,8 +66,13 @@ export interface RelayClientStats {
 
 type State = 'idle' | 'connecting' | 'registering' | 'registered' | 'waiting' | 'refused' | 'disposed';
 
-/** Keepalive intervals without an answer after which the relay counts as lost (UDP has no close). */
-const LOST_AFTER_KEEPALIVES = 3.5;
+/**
+ * Keepalive ticks in a row with nothing at all from the relay after which it counts as lost (UDP
+ * has no close). Counted in ticks, not wall time, so an event-loop stall (a long frame, a busy
+ * machine) costs one silent tick, not a session: after a stall the timer runs before the socket's
+ * queued answers are read.
+ */
+const LOST_AFTER_SILENT_KEEPALIVES = 4;
 const MIN_KEEPALIVE_MS = 10;
 const REFUSAL_NAMES: Record<number, string> = {
   [RefusalReason.TokenMissing]: 'token missing',
@@ -126,7 +131,8 @@ export class RelayClient {
   private nonce: Uint8Array = new Uint8Array(NONCE_BYTES);
   private nonceValue = 0n;
   private backoffMs: number;
-  private lastAckAt = 0;
+  private silentKeepalives = 0;
+  private receivedAtLastKeepalive = 0;
   /** The relay answered a KEEPALIVE of this session: the link was healthy. */
   private sessionConfirmed = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -291,7 +297,6 @@ export class RelayClient {
         return;
       case 'keepaliveAck':
         if (this.state === 'registered' && message.sessionId === this.currentRegistration?.sessionId) {
-          this.lastAckAt = performance.now();
           if (!this.sessionConfirmed) {
             this.sessionConfirmed = true;
             this.backoffMs = this.initialDelayMs;
@@ -322,7 +327,8 @@ export class RelayClient {
     this.state = 'registered';
     this.sessionConfirmed = false;
     this.loggedNonFinalRefusal = false;
-    this.lastAckAt = performance.now();
+    this.silentKeepalives = 0;
+    this.receivedAtLastKeepalive = this.counters.datagramsReceived;
     this.counters.registrations++;
     this.keepaliveTimer = setInterval(() => this.keepalive(), this.keepaliveMs);
     this.rawSocket?.sessionRegistered?.(registration.sessionId);
@@ -331,7 +337,11 @@ export class RelayClient {
 
   private keepalive(): void {
     if (this.state !== 'registered' || this.currentRegistration === null || this.sessionSecret === null) return;
-    if (performance.now() - this.lastAckAt > this.keepaliveMs * LOST_AFTER_KEEPALIVES) {
+    // Any datagram from the relay (DATA included) since the last tick shows it is alive.
+    const received = this.counters.datagramsReceived;
+    this.silentKeepalives = received === this.receivedAtLastKeepalive ? this.silentKeepalives + 1 : 0;
+    this.receivedAtLastKeepalive = received;
+    if (this.silentKeepalives >= LOST_AFTER_SILENT_KEEPALIVES) {
       this.lost('the relay stopped answering keepalives', false);
       return;
     }
