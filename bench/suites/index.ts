@@ -5,6 +5,7 @@ import { frameCostSuite } from './frame-cost';
 import { latencySuite } from './latency';
 import { lossSuite } from './loss';
 import { relayForwardingSuite } from './relay-forwarding';
+import { webrtcFreshnessSuite } from './webrtc-freshness';
 import { wireMemorySuite } from './wire-memory';
 
-export const suites: Suite[] = [relayForwardingSuite, frameCostSuite, wireMemorySuite, latencySuite, bulkSuite, lossSuite];
+export const suites: Suite[] = [relayForwardingSuite, frameCostSuite, wireMemorySuite, latencySuite, bulkSuite, lossSuite, webrtcFreshnessSuite];
