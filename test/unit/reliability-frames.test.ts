@@ -20,6 +20,11 @@ const expectedVectors: Record<string, Frame[]> = {
     { type: 'message', channelId: 1, reliable: true, sequence: 4294967295, data: new Uint8Array(0) },
     { type: 'ping' },
   ],
+  'message-run': [
+    { type: 'message', channelId: 2, reliable: true, sequence: 4294967295, data: text('a') },
+    { type: 'message', channelId: 2, reliable: true, sequence: 0, data: text('b') },
+    { type: 'message', channelId: 2, reliable: true, sequence: 1, data: text('c') },
+  ],
 };
 
 function readVectors(): Map<string, string> {
@@ -89,11 +94,12 @@ describe('reliability frames', () => {
     }
   });
 
-  it('round-trips any sequence of frames, and frameSize is the encoded size', () => {
+  it('round-trips any sequence of frames, and frameSize bounds the encoded size', () => {
     fc.assert(
       fc.property(fc.array(frameArb, { minLength: 1, maxLength: 8 }), (frames) => {
         const bytes = encodeFrames(frames);
-        expect(bytes.length).to.equal(frames.reduce((n, f) => n + frameSize(f), 0));
+        // MESSAGE_NEXT makes a run of one channel's messages shorter than frameSize says.
+        expect(bytes.length).to.be.at.most(frames.reduce((n, f) => n + frameSize(f), 0));
         expect(plain(decodeOrThrow(bytes))).to.deep.equal(plain(frames));
       }),
       { numRuns: 300 },
@@ -103,7 +109,11 @@ describe('reliability frames', () => {
   describe('refuses malformed payloads with a reason', () => {
     const cases: [string, string, RegExp][] = [
       ['empty payload', '', /no frames/],
-      ['unknown type', '06', /unknown frame type 0x06/],
+      ['unknown type', '07', /unknown frame type 0x07/],
+      ['MESSAGE_NEXT first in the packet', '06 00', /does not follow a MESSAGE/],
+      ['MESSAGE_NEXT after a PING', '04 06 00', /does not follow a MESSAGE/],
+      ['MESSAGE_NEXT after a FRAGMENT', '03 01 00 00 02 01 aa 06 00', /does not follow a MESSAGE/],
+      ['truncated MESSAGE_NEXT data', '02 01 00 00 06 02 68', /message data/],
       ['type 0x00', '00', /unknown frame type 0x00/],
       ['truncated message data', '02 01 00 05 6869', /message data/],
       ['message length beyond the packet', '02 01 00 ffffffff0f 00', /message data/],
@@ -125,6 +135,16 @@ describe('reliability frames', () => {
         if (!decoded.ok) expect(decoded.error).to.match(reason);
       });
     }
+  });
+
+  it('writes consecutive messages of one channel as MESSAGE_NEXT, and only those', () => {
+    const m = (channelId: number, reliable: boolean, sequence: number): Frame => ({ type: 'message', channelId, reliable, sequence, data: text('x') });
+    const hex = (frames: Frame[]) => toHex(encodeFrames(frames));
+    expect(hex([m(1, true, 7), m(1, true, 8), m(1, true, 9)])).to.equal('02810701780601780601' + '78');
+    expect(hex([m(1, true, 7), m(1, true, 9)])).to.equal('0281070178' + '0281090178'); // a gap in sequence
+    expect(hex([m(1, true, 7), m(2, true, 8)])).to.equal('0281070178' + '0282080178'); // another channel
+    expect(hex([m(1, true, 7), m(1, false, 8)])).to.equal('0281070178' + '0201080178'); // other reliability
+    expect(hex([m(1, true, 7), { type: 'ping' }, m(1, true, 8)])).to.equal('0281070178' + '04' + '0281080178');
   });
 
   it('decoding random or mutated bytes never throws and keeps ACK ranges bounded', () => {

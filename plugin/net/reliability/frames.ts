@@ -1,6 +1,9 @@
 /**
- * Frames: the plaintext of a DATA packet (PROTOCOL.md §6, with the byte tables). A packet is one or more frames back to back; byte 0 of each is
- * its type. Decoding never throws and never allocates from an unchecked length.
+ * Frames: the plaintext of a DATA packet (PROTOCOL.md §6, with the byte tables). A packet is one
+ * or more frames back to back; byte 0 of each is its type. Decoding never throws and never
+ * allocates from an unchecked length. A MESSAGE that directly follows the previous message of its
+ * channel in the same packet is written as MESSAGE_NEXT (type and length only): most messages of a
+ * busy channel cost 2 bytes of framing instead of 4–6.
  */
 import { decodeError, decodeOk, type Decoded } from '../result';
 import { ByteReader, ByteWriter, varintSize } from '../wire';
@@ -12,6 +15,7 @@ export const FrameType = {
   Fragment: 0x03,
   Ping: 0x04,
   Close: 0x05,
+  MessageNext: 0x06,
 } as const;
 
 /** Packet numbers smallest..largest, inclusive. */
@@ -152,10 +156,37 @@ export function writeFrame(writer: ByteWriter, frame: Frame): void {
   }
 }
 
+/** Whether `frame` may be written as MESSAGE_NEXT right after `previous` (PROTOCOL.md §6.2). */
+function continuesMessage(previous: Frame | null, frame: MessageFrame): boolean {
+  return (
+    previous !== null &&
+    previous.type === 'message' &&
+    previous.channelId === frame.channelId &&
+    previous.reliable === frame.reliable &&
+    ((previous.sequence + 1) >>> 0) === frame.sequence
+  );
+}
+
+/**
+ * Writes `frame` after `previous`, the frame written just before it in the same packet (null at
+ * the start of a packet): as MESSAGE_NEXT where that is allowed, else as writeFrame does.
+ */
+export function writeFrameAfter(writer: ByteWriter, frame: Frame, previous: Frame | null): void {
+  if (frame.type === 'message' && continuesMessage(previous, frame)) {
+    writer.u8(FrameType.MessageNext).varint(frame.data.length).bytes(frame.data);
+    return;
+  }
+  writeFrame(writer, frame);
+}
+
 /** A packet payload holding `frames`, in order. */
 export function encodeFrames(frames: readonly Frame[]): Uint8Array {
   const writer = new ByteWriter(64);
-  for (const frame of frames) writeFrame(writer, frame);
+  let previous: Frame | null = null;
+  for (const frame of frames) {
+    writeFrameAfter(writer, frame, previous);
+    previous = frame;
+  }
   return writer.toBytes();
 }
 
@@ -169,11 +200,15 @@ export function decodeFrames(payload: Uint8Array): Decoded<Frame[]> {
   if (payload.length === 0) return decodeError('packet has no frames');
   const reader = new ByteReader(payload);
   const frames: Frame[] = [];
+  let previous: Frame | null = null;
   while (reader.remaining > 0) {
     const at = reader.position;
     const type = reader.u8('frame type');
     let frame: Frame | string;
     switch (type) {
+      case FrameType.MessageNext:
+        frame = readMessageNext(reader, previous);
+        break;
       case FrameType.Ack:
         frame = readAck(reader);
         break;
@@ -195,6 +230,7 @@ export function decodeFrames(payload: Uint8Array): Decoded<Frame[]> {
     if (reader.failed) return decodeError(`frame at ${at}: ${reader.error}`);
     if (typeof frame === 'string') return decodeError(`frame at ${at}: ${frame}`);
     frames.push(frame);
+    previous = frame;
   }
   return decodeOk(frames);
 }
@@ -205,6 +241,13 @@ function readMessage(reader: ByteReader): MessageFrame {
   const length = reader.varint('message length');
   const data = reader.bytesView(length, 'message data');
   return { type: 'message', channelId: channel & 0x7f, reliable: (channel & 0x80) !== 0, sequence, data };
+}
+
+function readMessageNext(reader: ByteReader, previous: Frame | null): MessageFrame | string {
+  if (previous === null || previous.type !== 'message') return 'MESSAGE_NEXT does not follow a MESSAGE';
+  const length = reader.varint('message length');
+  const data = reader.bytesView(length, 'message data');
+  return { type: 'message', channelId: previous.channelId, reliable: previous.reliable, sequence: (previous.sequence + 1) >>> 0, data };
 }
 
 function readFragment(reader: ByteReader): FragmentFrame | string {

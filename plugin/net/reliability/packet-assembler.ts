@@ -1,5 +1,5 @@
 import type { ByteWriter } from '../wire';
-import { isAckEliciting, writeFrame, type Frame } from './frames';
+import { isAckEliciting, writeFrameAfter, type Frame } from './frames';
 import type { OutboundChunk } from './outbound';
 
 /** One packet being filled during a poll. */
@@ -20,6 +20,8 @@ export interface AssembledPacket {
 export class PacketAssembler {
   private readonly packets: AssembledPacket[] = [];
   private current: AssembledPacket | null = null;
+  /** The frame written last into the open packet, for MESSAGE_NEXT. */
+  private previous: Frame | null = null;
   private ackElicitingCount = 0;
 
   constructor(
@@ -33,16 +35,18 @@ export class PacketAssembler {
     return this.ackElicitingCount;
   }
 
-  /** Appends `frame` (`size` bytes, ≤ maxBytes); returns its packet, or null when no packet number is left. */
+  /** Appends `frame` (at most `size` bytes, ≤ maxBytes); returns its packet, or null when no packet number is left. */
   add(frame: Frame, size: number): AssembledPacket | null {
     if (this.current !== null && this.writer.length + size > this.maxBytes) this.close();
     if (this.current === null) {
       const packetNumber = this.allocatePacketNumber();
       if (packetNumber === null) return null;
       this.writer.reset();
+      this.previous = null;
       this.current = { packetNumber, payload: new Uint8Array(0), ackEliciting: false, chunks: [], resend: false, ackLargest: -1 };
     }
-    writeFrame(this.writer, frame);
+    writeFrameAfter(this.writer, frame, this.previous);
+    this.previous = frame;
     if (!this.current.ackEliciting && isAckEliciting(frame)) {
       this.current.ackEliciting = true;
       this.ackElicitingCount++;
