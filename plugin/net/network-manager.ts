@@ -1,5 +1,5 @@
 import { Observable, Subject } from 'rxjs';
-import { PeerPacketType, peerPacketType } from './crypto';
+import { PeerPacketType, peerPacketType, type OpenResult } from './crypto';
 import { Identity } from './identity';
 import { defaultManagerLimits, resolveManagerOptions, type NetworkManagerOptions, type ResolvedManagerLimits } from './manager-options';
 import { PeerLink } from './peer-link';
@@ -18,6 +18,8 @@ const DATA_PACKET_OVERHEAD_BYTES = 6 + 16;
 /** How many flushes a closed peer keeps sending CLOSE for, since CLOSE itself is not resent. */
 const CLOSE_REPEATS = 3;
 const MAX_CHANNEL_ID = 127;
+
+type OpenedPacket = Extract<OpenResult, { ok: true }>;
 
 type QueuedEvent =
   | { kind: 'route'; route: string }
@@ -57,7 +59,14 @@ export class NetworkManager {
   private readonly relayUrl: string;
 
   private readonly peers = new Map<PeerId, PeerLink>();
-  private readonly peersBySession = new Map<bigint, PeerLink>();
+  /**
+   * Open peers by the relay session their route names. Usually one per session; a hostile lobby
+   * member can publish a route naming someone else's session, so several may claim one, and the
+   * packet's cryptography decides which of them it is from (never the newest claim).
+   */
+  private readonly peersBySession = new Map<bigint, PeerLink[]>();
+  /** Peers with a channel opened since the last runCallbacks(): held messages may now be due. */
+  private readonly deliveryDue = new Set<PeerLink>();
   private closing: ClosingPeer[] = [];
   private inbox: InboundDatagram[] = [];
   /** Events made outside runCallbacks() (socket callbacks, flush) wait here for the next one. */
@@ -154,6 +163,8 @@ export class NetworkManager {
     const inbox = this.inbox;
     this.inbox = [];
     for (const datagram of inbox) this.handleInbound(datagram, now);
+    for (const link of this.deliveryDue) this.collectDelivered(link);
+    this.deliveryDue.clear();
     const events = this.pendingEvents;
     this.pendingEvents = [];
     for (const event of events) {
@@ -198,7 +209,7 @@ export class NetworkManager {
     if (typeof decoded === 'number') return decoded;
     const link = this.peers.get(peerId);
     if (!link) return Result.NotFound;
-    if (this.peersBySession.get(link.route.sessionId) === link) this.peersBySession.delete(link.route.sessionId);
+    this.unbindSession(link);
     link.route = decoded;
     this.bindSession(link);
     link.connection.onPathChanged(this.clock.now());
@@ -225,6 +236,8 @@ export class NetworkManager {
     if (current !== undefined) return current === reliable ? Result.Ok : Result.Conflict;
     link.channels.set(channelId, reliable);
     link.connection.setChannel(channelId, reliable);
+    // Reliable messages held for this channel are delivered by the next runCallbacks().
+    this.deliveryDue.add(link);
     return Result.Ok;
   }
 
@@ -246,8 +259,16 @@ export class NetworkManager {
     if (!isChannelId(channelId)) return Result.InvalidChannel;
     const reliable = link.channels.get(channelId);
     if (reliable === undefined) return Result.NotFound;
-    if (!(data instanceof Uint8Array)) return Result.InvalidPayload;
-    return link.connection.send(channelId, reliable, data);
+    let bytes: Uint8Array;
+    try {
+      if (!(data instanceof Uint8Array)) return Result.InvalidPayload;
+      // The intrinsic slice reads the real length and copies, whatever the object claims: a Node
+      // Buffer's own slice() is a view, a subclass may lie about its length, a buffer may be detached.
+      bytes = Uint8Array.prototype.slice.call(data);
+    } catch {
+      return Result.InvalidPayload;
+    }
+    return link.connection.send(channelId, reliable, bytes);
   }
 
   getPeerStats(peerId: PeerId): PeerStats | undefined {
@@ -271,7 +292,7 @@ export class NetworkManager {
   /** A readable dump of one peer's connection, for bug reports. */
   describePeer(peerId: PeerId): string {
     const link = this.peers.get(peerId);
-    if (!link) return `peer ${peerId}: not open`;
+    if (!link) return `peer ${typeof peerId === 'bigint' ? peerId : `(${typeof peerId})`}: not open`;
     const s = link.connection.stats();
     const session = link.session.stats();
     return [
@@ -320,15 +341,23 @@ export class NetworkManager {
   }
 
   private bindSession(link: PeerLink): void {
-    const previous = this.peersBySession.get(link.route.sessionId);
-    // Two open peers cannot share one relay session: the newer route wins the session.
-    if (previous && previous !== link) this.peersBySession.delete(link.route.sessionId);
-    this.peersBySession.set(link.route.sessionId, link);
+    const claimants = this.peersBySession.get(link.route.sessionId);
+    if (claimants === undefined) this.peersBySession.set(link.route.sessionId, [link]);
+    else if (!claimants.includes(link)) claimants.push(link);
+  }
+
+  private unbindSession(link: PeerLink): void {
+    const claimants = this.peersBySession.get(link.route.sessionId);
+    if (claimants === undefined) return;
+    const rest = claimants.filter((other) => other !== link);
+    if (rest.length === 0) this.peersBySession.delete(link.route.sessionId);
+    else this.peersBySession.set(link.route.sessionId, rest);
   }
 
   private removePeer(link: PeerLink): void {
     this.peers.delete(link.peerId);
-    if (this.peersBySession.get(link.route.sessionId) === link) this.peersBySession.delete(link.route.sessionId);
+    this.unbindSession(link);
+    this.deliveryDue.delete(link);
   }
 
   private enqueueInbound(source: bigint, payload: Uint8Array): void {
@@ -341,37 +370,52 @@ export class NetworkManager {
   }
 
   private handleInbound(datagram: InboundDatagram, now: number): void {
-    const link = this.peersBySession.get(datagram.source);
+    const claimants = this.peersBySession.get(datagram.source);
     // A stranger gets no answer and leaves no state behind.
-    if (!link || this.peers.get(link.peerId) !== link) {
+    if (claimants === undefined) {
       this.countDrop('unknownSession');
       return;
     }
     const type = peerPacketType(datagram.payload);
-    if (type === PeerPacketType.Data) {
-      this.handleData(link, datagram.payload, now);
-      return;
-    }
     if (type === null) {
-      link.countDrop('unknownType');
+      for (const link of claimants) link.countDrop('unknownType');
       return;
     }
-    const outcome = link.session.handleHandshake(datagram.payload, now);
+    if (type === PeerPacketType.Data) {
+      for (const link of claimants) {
+        const opened = link.session.open(datagram.payload);
+        // The session counts its own refusals (data-auth, data-replay, …).
+        if (opened.ok) {
+          this.handleData(link, opened, datagram.payload.length, now);
+          return;
+        }
+      }
+      return;
+    }
+    // Handshakes authenticate the sender's key, so only the peer it really is accepts one.
+    for (const link of [...claimants]) {
+      if (this.handleHandshake(link, datagram.payload, now)) return;
+    }
+  }
+
+  /** True when `link` accepted the handshake packet. */
+  private handleHandshake(link: PeerLink, packet: Uint8Array, now: number): boolean {
+    const outcome = link.session.handleHandshake(packet, now);
     switch (outcome.kind) {
       case 'reply':
         link.pendingHandshakeReply = outcome.packet;
         this.onEstablished(link, outcome.established.remoteRestarted);
-        break;
+        return true;
       case 'established':
         this.onEstablished(link, outcome.established.remoteRestarted);
         // Confirms the new keys to the responder, which sends with the old ones until then.
         link.connection.queuePing();
-        break;
+        return true;
       case 'hello':
-        break;
+        return true;
       case 'dropped':
         link.countDrop(`handshake:${outcome.reason}`);
-        break;
+        return false;
     }
   }
 
@@ -381,24 +425,25 @@ export class NetworkManager {
     this.setState(link, 'connected');
   }
 
-  private handleData(link: PeerLink, packet: Uint8Array, now: number): void {
-    const opened = link.session.open(packet);
-    // The session counts its own refusals (data-auth, data-replay, …).
-    if (!opened.ok) return;
+  private handleData(link: PeerLink, opened: OpenedPacket, packetBytes: number, now: number): void {
     const outcome = link.connection.receive(opened.packetNumber, opened.plaintext, now);
     if (!outcome.accepted) {
       link.countDrop('notAccepted');
       return;
     }
     opened.commit();
-    link.counters.receivedBytes += packet.length + RELAY_HEADER_BYTES;
+    link.counters.receivedBytes += packetBytes + RELAY_HEADER_BYTES;
     if (link.state !== 'connected') this.setState(link, 'connected');
-    for (const message of link.connection.takeDelivered()) {
-      this.pendingEvents.push({ kind: 'message', message: { peerId: link.peerId, channelId: message.channelId, data: message.data } });
-    }
+    this.collectDelivered(link);
     if (link.connection.remoteClosed) {
       this.removePeer(link);
       this.setState(link, 'closed');
+    }
+  }
+
+  private collectDelivered(link: PeerLink): void {
+    for (const message of link.connection.takeDelivered()) {
+      this.pendingEvents.push({ kind: 'message', message: { peerId: link.peerId, channelId: message.channelId, data: message.data } });
     }
   }
 

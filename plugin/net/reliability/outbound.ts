@@ -127,7 +127,7 @@ export class Outbound {
       if (data.length > this.config.maxReliableMessageBytes) return Result.InvalidPayload;
       if (this.pendingReliableBytes + data.length > this.config.maxPendingReliableBytes) return Result.InsufficientBuffer;
       const channel = this.reliableChannel(channelId);
-      const message = new OutboundMessage(channelId, true, channel.nextSequence, data.slice(), this.config.maxPacketBytes);
+      const message = new OutboundMessage(channelId, true, channel.nextSequence, copyBytes(data), this.config.maxPacketBytes);
       channel.nextSequence = sequenceAdd(channel.nextSequence, 1);
       channel.window.push(message);
       this.pendingReliableBytes += data.length;
@@ -137,7 +137,7 @@ export class Outbound {
     if (this.unreliableBytes + data.length > this.maxQueuedUnreliableBytes) return Result.InsufficientBuffer;
     const sequence = this.unreliableSequences[channelId];
     this.unreliableSequences[channelId] = sequenceAdd(sequence, 1);
-    this.unreliable.push(new OutboundMessage(channelId, false, sequence, data.slice(), this.config.maxPacketBytes));
+    this.unreliable.push(new OutboundMessage(channelId, false, sequence, copyBytes(data), this.config.maxPacketBytes));
     this.unreliableBytes += data.length;
     return Result.Ok;
   }
@@ -264,4 +264,9 @@ export class Outbound {
  */
 export function reliableReceiveBudget(config: ReliabilityConfig): number {
   return config.maxReassemblyBytes - config.maxUnreliableMessageBytes - MESSAGE_CHARGE_OVERHEAD;
+}
+
+/** A copy that owns its memory: a Node Buffer's own slice() is a view into the caller's buffer. */
+function copyBytes(data: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(data);
 }
