@@ -35,7 +35,7 @@ export class Identity {
     if (secretKey.length !== SECRET_KEY_BYTES) {
       throw new RangeError(`Identity.fromSecretKey: secret key must be ${SECRET_KEY_BYTES} bytes, got ${secretKey.length}`);
     }
-    return new Identity(secretKey.slice());
+    return new Identity(new Uint8Array(secretKey)); // a copy: a Buffer's slice() would be a view
   }
 
   /** A copy of the secret key, for saving the identity. Treat it like a password. */

@@ -414,7 +414,7 @@ export class NetworkManager {
       case 'hello':
         return true;
       case 'dropped':
-        link.countDrop(`handshake:${outcome.reason}`);
+        // The session counts its own refusals (init-auth, rate-limited, …).
         return false;
     }
   }

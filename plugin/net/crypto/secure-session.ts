@@ -178,7 +178,7 @@ export class SecureSession {
     }
     this.role = options.role;
     this.identity = options.identity;
-    this.remotePublicKey = options.remotePublicKey.slice();
+    this.remotePublicKey = new Uint8Array(options.remotePublicKey);
     this.incarnation = options.incarnation;
     this.clock = options.clock;
     this.wallClock = options.wallClock ?? { now: () => Date.now() };
