@@ -43,7 +43,8 @@ describe('relay under hostile input (real relay on 127.0.0.1)', function () {
     });
 
     it('is cut and counted at the relay while other sessions keep flowing, over UDP and WebSocket', async () => {
-      const perSecond = 2000;
+      // Low enough that the flood is cut however slowly this machine runs the loop below.
+      const perSecond = 500;
       relay = await startRelay({ host: '127.0.0.1', port: 0, logger: quietLogger, sessionDatagramsPerSecond: perSecond });
       const r = relay;
       // The legitimate pair: reliable streams both ways, well under the limit.
@@ -100,7 +101,11 @@ describe('relay under hostile input (real relay on 127.0.0.1)', function () {
       // Each flooder may pass its one-second burst plus the refill over the elapsed time; the rest is cut and counted.
       expect(delivered).to.be.at.least(perSecond);
       expect(delivered).to.be.at.most(2 * allowedPerFlooder);
-      expect(rateLimited, JSON.stringify(after.drops)).to.be.at.least(flood / 2);
+      // Bounded by the elapsed time, not by an assumption about it: what the limiter may let through
+      // grows with the time taken; everything past that is cut and counted (the kernel may lose a few
+      // hundred datagrams on the way to the relay or the victim).
+      expect(rateLimited, JSON.stringify(after.drops)).to.be.greaterThan(0);
+      expect(rateLimited, JSON.stringify(after.drops)).to.be.at.least(flood - 2 * allowedPerFlooder - 500);
       expect(rateLimited + delivered).to.be.at.most(flood);
       expect(onA).to.deep.equal(Array.from({ length: legitSent }, (_, i) => i));
       expect(onB).to.deep.equal(Array.from({ length: legitSent }, (_, i) => i));
