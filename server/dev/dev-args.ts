@@ -1,4 +1,5 @@
 /** `npm start` arguments (apart from dev-stack.ts so they parse without loading the servers). */
+import { flagArguments } from '../cli-args';
 import { MAX_BOTS } from './bot-processes';
 import type { DevStackOptions } from './dev-stack';
 
@@ -13,18 +14,8 @@ export type DevArgs = { ok: true; options: DevStackOptions; help: boolean } | { 
 
 export function parseDevArgs(args: readonly string[]): DevArgs {
   const options: DevStackOptions = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
+  for (const { arg, flag, value: takeValue } of flagArguments(args)) {
     if (arg === '--help' || arg === '-h') return { ok: true, options, help: true };
-    const equals = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = equals > 0 ? arg.slice(0, equals) : arg;
-    const takeValue = (): string | undefined => {
-      if (equals > 0) return arg.slice(equals + 1);
-      const next = args[i + 1];
-      if (next === undefined || next.startsWith('--')) return undefined;
-      i++;
-      return next;
-    };
     const whole = (max: number): number | string => {
       const text = takeValue();
       const value = text !== undefined && /^[0-9]{1,6}$/.test(text) ? Number(text) : NaN;

@@ -4,6 +4,7 @@
  * (read when the command runs), which keeps it out of the process list.
  */
 import { consoleLogger, type Logger } from '../../plugin/net/types';
+import { flagArguments } from '../cli-args';
 import { startLobbyServer, type LobbyServer, type LobbyServerOptions } from './lobby-server';
 
 export const LOBBY_CLI_USAGE = `usage: switchboard lobby [--port 2567] [--host 127.0.0.1] [--relay-secret SECRET] [--capacity 16]
@@ -19,19 +20,8 @@ export function parseLobbyCliArgs(args: readonly string[], env: Readonly<Record<
   const options: LobbyServerOptions = {};
   const secretFromEnv = env.SWITCHBOARD_RELAY_SECRET;
   if (secretFromEnv !== undefined && secretFromEnv.length > 0) options.relaySecret = secretFromEnv;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
+  for (const { arg, flag, value: takeValue } of flagArguments(args)) {
     if (arg === '--help' || arg === '-h') return { ok: true, options, help: true };
-    const equals = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const flag = equals > 0 ? arg.slice(0, equals) : arg;
-    // `--flag value` or `--flag=value`; a following `--other` is not taken as the value.
-    const takeValue = (): string | undefined => {
-      if (equals > 0) return arg.slice(equals + 1);
-      const next = args[i + 1];
-      if (next === undefined || next.startsWith('--')) return undefined;
-      i++;
-      return next;
-    };
     switch (flag) {
       case '--port':
       case '--capacity': {
