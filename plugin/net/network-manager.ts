@@ -259,16 +259,8 @@ export class NetworkManager {
     if (!isChannelId(channelId)) return Result.InvalidChannel;
     const reliable = link.channels.get(channelId);
     if (reliable === undefined) return Result.NotFound;
-    let bytes: Uint8Array;
-    try {
-      if (!(data instanceof Uint8Array)) return Result.InvalidPayload;
-      // The intrinsic slice reads the real length and copies, whatever the object claims: a Node
-      // Buffer's own slice() is a view, a subclass may lie about its length, a buffer may be detached.
-      bytes = Uint8Array.prototype.slice.call(data);
-    } catch {
-      return Result.InvalidPayload;
-    }
-    return link.connection.send(channelId, reliable, bytes);
+    // The reliability layer copies (InvalidPayload for anything but a usable Uint8Array).
+    return link.connection.send(channelId, reliable, data);
   }
 
   getPeerStats(peerId: PeerId): PeerStats | undefined {

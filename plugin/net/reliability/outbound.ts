@@ -119,26 +119,27 @@ export class Outbound {
     this.channelShare = Math.floor(this.receiverBudget / 4);
   }
 
-  /** Copies `data` into a queued message. Channel range is the caller's to check. */
+  /** Copies `data` into a queued message (InvalidPayload when it is not a usable Uint8Array). */
   enqueue(channelId: number, reliable: boolean, data: Uint8Array): Result {
     if (!Number.isInteger(channelId) || channelId < 0 || channelId >= CHANNEL_COUNT) return Result.InvalidChannel;
-    if (!(data instanceof Uint8Array)) return Result.InvalidPayload;
+    const bytes = ownedCopy(data);
+    if (bytes === null) return Result.InvalidPayload;
     if (reliable) {
-      if (data.length > this.config.maxReliableMessageBytes) return Result.InvalidPayload;
-      if (this.pendingReliableBytes + data.length > this.config.maxPendingReliableBytes) return Result.InsufficientBuffer;
+      if (bytes.length > this.config.maxReliableMessageBytes) return Result.InvalidPayload;
+      if (this.pendingReliableBytes + bytes.length > this.config.maxPendingReliableBytes) return Result.InsufficientBuffer;
       const channel = this.reliableChannel(channelId);
-      const message = new OutboundMessage(channelId, true, channel.nextSequence, copyBytes(data), this.config.maxPacketBytes);
+      const message = new OutboundMessage(channelId, true, channel.nextSequence, bytes, this.config.maxPacketBytes);
       channel.nextSequence = sequenceAdd(channel.nextSequence, 1);
       channel.window.push(message);
-      this.pendingReliableBytes += data.length;
+      this.pendingReliableBytes += bytes.length;
       return Result.Ok;
     }
-    if (data.length > this.config.maxUnreliableMessageBytes) return Result.InvalidPayload;
-    if (this.unreliableBytes + data.length > this.maxQueuedUnreliableBytes) return Result.InsufficientBuffer;
+    if (bytes.length > this.config.maxUnreliableMessageBytes) return Result.InvalidPayload;
+    if (this.unreliableBytes + bytes.length > this.maxQueuedUnreliableBytes) return Result.InsufficientBuffer;
     const sequence = this.unreliableSequences[channelId];
     this.unreliableSequences[channelId] = sequenceAdd(sequence, 1);
-    this.unreliable.push(new OutboundMessage(channelId, false, sequence, copyBytes(data), this.config.maxPacketBytes));
-    this.unreliableBytes += data.length;
+    this.unreliable.push(new OutboundMessage(channelId, false, sequence, bytes, this.config.maxPacketBytes));
+    this.unreliableBytes += bytes.length;
     return Result.Ok;
   }
 
@@ -266,7 +267,16 @@ export function reliableReceiveBudget(config: ReliabilityConfig): number {
   return config.maxReassemblyBytes - config.maxUnreliableMessageBytes - MESSAGE_CHARGE_OVERHEAD;
 }
 
-/** A copy that owns its memory: a Node Buffer's own slice() is a view into the caller's buffer. */
-function copyBytes(data: Uint8Array): Uint8Array {
-  return Uint8Array.prototype.slice.call(data);
+/**
+ * A copy that owns its memory, or null for anything that is not a usable Uint8Array. The intrinsic
+ * slice reads the real length whatever the object claims: a Node Buffer's own slice() is a view,
+ * a subclass may lie about its length, a detached buffer or a revoked proxy throws.
+ */
+function ownedCopy(data: unknown): Uint8Array | null {
+  try {
+    if (!(data instanceof Uint8Array)) return null;
+    return Uint8Array.prototype.slice.call(data);
+  } catch {
+    return null;
+  }
 }
