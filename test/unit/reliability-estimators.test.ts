@@ -1,7 +1,8 @@
 /** The small parts of the reliability engine on their own: RTT, congestion, pacing, ack ranges, sequences. */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { CongestionController, Pacer } from '../../plugin/net/reliability/congestion';
+import { CongestionController, type CongestionPacket } from '../../plugin/net/reliability/congestion';
+import { Pacer } from '../../plugin/net/reliability/pacer';
 import { MAX_ACK_RANGE_PAIRS, MAX_RTO_MS, MIN_RTO_MS } from '../../plugin/net/reliability/constants';
 import { ReceivedPackets } from '../../plugin/net/reliability/received-packets';
 import { RttEstimator } from '../../plugin/net/reliability/rtt';
@@ -58,34 +59,90 @@ describe('reliability estimators', () => {
     });
   });
 
-  describe('CongestionController (NewReno)', () => {
+  describe('CongestionController (BBR-style)', () => {
     const P = 1000;
-    it('starts at 10 packets, grows by the bytes acked in slow start, halves once per recovery period', () => {
+    interface Flight {
+      packet: CongestionPacket;
+      lost: boolean;
+      ackAt: number;
+    }
+    /**
+     * A pipe of `rate` bytes/ms and `rttMs`: sends full packets at the controller's pacing rate
+     * within its window, acknowledges each rttMs later (every `loseEvery`-th one is lost instead).
+     */
+    function drive(cc: CongestionController, o: { rate: number; rttMs: number; ms: number; start?: number; loseEvery?: number; loseFrom?: number }) {
+      const flights: Flight[] = [];
+      let inFlight = 0;
+      let credit = 0;
+      let n = o.start ?? 0;
+      let linkFree = o.start ?? 0;
+      const end = (o.start ?? 0) + o.ms;
+      for (let now = o.start ?? 0; now < end; now++) {
+        credit = Math.min(credit + cc.pacingRate(o.rttMs), 4 * P);
+        while (credit >= P && inFlight + P <= cc.windowBytes) {
+          const packet: CongestionPacket = { packetNumber: n, sentTime: now, bytes: P, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false };
+          cc.onPacketSent(packet, inFlight);
+          inFlight += P;
+          credit -= P;
+          // Serialised at the link rate: the ack comes back after the queue and the RTT.
+          linkFree = Math.max(linkFree, now) + P / o.rate;
+          const lost = o.loseEvery !== undefined && n >= (o.loseFrom ?? 0) && n % o.loseEvery === 0;
+          flights.push({ packet, lost, ackAt: linkFree + o.rttMs });
+          n++;
+        }
+        const due: CongestionPacket[] = [];
+        const lostNow: CongestionPacket[] = [];
+        while (flights.length > 0 && flights[0].ackAt <= now) {
+          const f = flights.shift() as Flight;
+          inFlight -= P;
+          (f.lost ? lostNow : due).push(f.packet);
+        }
+        if (lostNow.length > 0) cc.onPacketsLost(lostNow);
+        if (due.length > 0) cc.onAck(due, now - due[due.length - 1].sentTime, inFlight, now);
+      }
+      return { end, next: n };
+    }
+
+    it('starts with 10 packets in startup, pacing 2/ln2 × window / srtt', () => {
       const cc = new CongestionController(P);
       expect(cc.windowBytes).to.equal(10 * P);
-      cc.onPacketAcked(P, 0, true);
-      expect(cc.windowBytes).to.equal(11 * P);
-      cc.onPacketAcked(P, 0, false);
-      expect(cc.windowBytes, 'no growth while not using the window').to.equal(11 * P);
-      cc.onPacketsLost(5, 10);
-      expect(cc.windowBytes).to.equal(5.5 * P);
-      cc.onPacketsLost(8, 12); // sent before the recovery started: same loss event
-      expect(cc.windowBytes).to.equal(5.5 * P);
-      cc.onPacketAcked(P, 9, true); // sent during recovery: no growth
-      expect(cc.windowBytes).to.equal(5.5 * P);
-      cc.onPacketAcked(P, 20, true); // congestion avoidance: + P·acked/window
-      expect(cc.windowBytes).to.be.closeTo(5.5 * P + P / 5.5, 1e-9);
-      cc.onPacketsLost(30, 40);
-      expect(cc.windowBytes).to.be.closeTo((5.5 * P + P / 5.5) / 2, 1e-9);
+      expect(cc.phase).to.equal('startup');
+      expect(cc.pacingRate(100)).to.be.closeTo(((2 / Math.LN2) * 10 * P) / 100, 1e-9);
     });
 
-    it('never goes below two packets; persistent congestion collapses to that', () => {
+    it('measures the bottleneck and the minimum RTT, then paces at the rate with a window of ~2 BDP', () => {
       const cc = new CongestionController(P);
-      for (let t = 1; t < 20; t++) cc.onPacketsLost(t * 10, t * 10 + 1);
-      expect(cc.windowBytes).to.equal(2 * P);
-      const other = new CongestionController(P);
-      other.onPersistentCongestion(0);
-      expect(other.windowBytes).to.equal(2 * P);
+      drive(cc, { rate: 100, rttMs: 50, ms: 5000 });
+      expect(cc.phase).to.be.oneOf(['probeBw', 'probeRtt']);
+      expect(cc.bandwidthBytesPerMs).to.be.within(95, 110);
+      expect(cc.minRttMs).to.be.within(50, 70);
+      const bdp = cc.bandwidthBytesPerMs * cc.minRttMs;
+      expect(cc.windowBytes).to.be.within(2 * bdp, 2 * bdp + 4 * P + 1);
+    });
+
+    it('random loss under the threshold changes neither the estimate nor the window; heavy loss cuts the estimate', () => {
+      const clean = new CongestionController(P);
+      const lossy = new CongestionController(P);
+      const heavy = new CongestionController(P);
+      drive(clean, { rate: 100, rttMs: 50, ms: 6000 });
+      drive(lossy, { rate: 100, rttMs: 50, ms: 6000, loseEvery: 20 }); // 5%
+      const warm = drive(heavy, { rate: 100, rttMs: 50, ms: 3000 });
+      const before = heavy.bandwidthBytesPerMs;
+      drive(heavy, { rate: 100, rttMs: 50, ms: 1000, start: warm.end, loseEvery: 3, loseFrom: warm.next }); // 33%
+      expect(lossy.congestionRounds).to.equal(clean.congestionRounds);
+      expect(lossy.bandwidthBytesPerMs).to.be.at.least(0.9 * clean.bandwidthBytesPerMs);
+      expect(lossy.windowBytes).to.be.at.least(0.85 * clean.windowBytes);
+      expect(heavy.congestionRounds).to.be.above(0);
+      expect(heavy.bandwidthBytesPerMs).to.be.below(0.8 * before);
+    });
+
+    it('persistent congestion starts over from four packets', () => {
+      const cc = new CongestionController(P);
+      drive(cc, { rate: 100, rttMs: 50, ms: 2000 });
+      cc.onPersistentCongestion(2000);
+      expect(cc.windowBytes).to.equal(4 * P);
+      expect(cc.phase).to.equal('startup');
+      expect(cc.bandwidthBytesPerMs).to.equal(0);
     });
   });
 
@@ -99,7 +156,6 @@ describe('reliability estimators', () => {
       expect(pacer.available).to.equal(-5_000);
       pacer.refill(1000, 1000);
       expect(pacer.available).to.equal(25_000); // max(10 packets, 25 ms · 1000 B/ms)
-      expect(Pacer.rateBytesPerMs(10_000, 50)).to.equal(250);
     });
   });
 

@@ -321,7 +321,7 @@ describe('reliability flow (virtual time)', () => {
       expect(pair.a.stats().rttMs).to.be.within(80, 110);
     });
 
-    it('shrinks the window under loss and never below two packets', () => {
+    it('shrinks the window under heavy loss (20%: past the congestion threshold) and never below four packets', () => {
       const run = (lossRate: number) => {
         const pair = new SimulatedPair({ seed: 10, aToB: { latencyMs: 20, lossRate }, bToA: { latencyMs: 20 } });
         pair.b.setChannel(1, true);
@@ -336,7 +336,7 @@ describe('reliability flow (virtual time)', () => {
       const clean = run(0);
       const lossy = run(0.2);
       expect(lossy.window).to.be.below(clean.window);
-      expect(lossy.smallest).to.be.at.least(2 * P);
+      expect(lossy.smallest).to.be.at.least(4 * P);
       expect(lossy.stats.resentPackets).to.be.above(0);
       expect(lossy.stats.lossRate).to.be.within(0.1, 0.3);
       expect(clean.stats.lossRate).to.equal(0);
@@ -387,7 +387,7 @@ describe('reliability flow (virtual time)', () => {
       expect(gaps.slice(0, 4)).to.deep.equal([330, 650, 1300, 2600]);
       for (const gap of gaps.slice(4)) expect(gap).to.equal(3000);
       expect(pair.a.stats().resentPackets).to.equal(sendTimes.length - 1);
-      expect(pair.a.stats().congestionWindowBytes, 'persistent congestion').to.equal(2 * P);
+      expect(pair.a.stats().congestionWindowBytes, 'persistent congestion').to.equal(4 * P);
       // The relay path came back: probe now instead of waiting out the backed-off timer.
       pair.dropFilter = null;
       sendTimes.length = 0;

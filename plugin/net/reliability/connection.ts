@@ -13,14 +13,15 @@ import {
   MAX_TRACKED_PACKETS,
   PERSISTENT_CONGESTION_PROBES,
 } from './constants';
-import { CongestionController, Pacer } from './congestion';
+import { CongestionController } from './congestion';
 import { decodeFrames, fitAckFrame, frameSize, isAckEliciting, type AckFrame, type DataFrame } from './frames';
 import { Inbound, type DeliveredMessage } from './inbound';
 import { Outbound, type OutboundChunk } from './outbound';
 import { PacketAssembler, type AssembledPacket } from './packet-assembler';
+import { Pacer } from './pacer';
 import { ReceivedPackets } from './received-packets';
 import { RttEstimator } from './rtt';
-import { SentPacketLog } from './sent-packets';
+import { SentPacketLog, type SentPacket } from './sent-packets';
 
 /** One growable packet buffer for all connections (a per-peer one costs ~1.2 KiB of every idle peer). */
 const sharedPacketWriter = new ByteWriter(1500);
@@ -106,8 +107,6 @@ export class ReliableConnection {
   private lastReceive: number;
   private lastSend: number;
   private lastAckElicitingSend = -Infinity;
-  /** The last poll stopped with data left because of the congestion window or pacing. */
-  private windowLimited = false;
   private closedByPeer = false;
 
   private sentPackets = 0;
@@ -254,14 +253,15 @@ export class ReliableConnection {
   }
 
   private onAck(ack: AckFrame, now: number): void {
-    const usingWindow = this.windowLimited || this.sent.bytesInFlight >= this.congestion.windowBytes / 2;
     const acked = this.sent.onAck(ack.ranges);
     const largest = acked.length > 0 ? acked[acked.length - 1] : undefined;
+    let rttSample: number | null = null;
     if (largest !== undefined && largest.packetNumber === ack.ranges[0].largest) {
-      this.rtt.addSample(now - largest.sentTime, ack.ackDelay * ACK_DELAY_UNIT_MS);
+      rttSample = now - largest.sentTime;
+      this.rtt.addSample(rttSample, ack.ackDelay * ACK_DELAY_UNIT_MS);
     }
+    this.congestion.onAck(acked, rttSample, this.sent.bytesInFlight, now);
     for (const packet of acked) {
-      this.congestion.onPacketAcked(packet.bytes, packet.sentTime, usingWindow);
       for (const chunk of packet.chunks) this.outbound.onChunkAcked(chunk);
       if (packet.ackLargest >= 0) this.received.forgetAcknowledgedBelow(packet.ackLargest);
     }
@@ -275,12 +275,10 @@ export class ReliableConnection {
   private detectLosses(now: number): void {
     const { lost } = this.sent.detectLosses(now, this.rtt.lossDelayMs());
     if (lost.length === 0) return;
-    let newestLostSent = -Infinity;
     for (const packet of lost) {
       for (const chunk of packet.chunks) this.outbound.requeue(chunk, packet.packetNumber);
-      newestLostSent = Math.max(newestLostSent, packet.sentTime);
     }
-    this.congestion.onPacketsLost(newestLostSent, now);
+    this.congestion.onPacketsLost(lost);
     this.tally(0, lost.length);
   }
 
@@ -385,8 +383,11 @@ export class ReliableConnection {
     if ((this.pingQueued || this.probePending || keepaliveDue) && assembler.ackElicitingPackets === 0) {
       assembler.add({ type: 'ping' }, 1);
     }
-    this.windowLimited = limited;
     this.probeBytes = 0;
+    // Sent all it had: rate samples until this flight is acknowledged show the app, not the path.
+    if (!limited && this.outbound.peekResend() === null && this.outbound.peekNewChunk() === null) {
+      this.congestion.onAppLimited(this.sent.bytesInFlight + pollBytes);
+    }
     return this.finishPoll(assembler.finish(), now, ackSent);
   }
 
@@ -421,14 +422,20 @@ export class ReliableConnection {
       if (packet.resend) this.resentPackets++;
       if (packet.ackEliciting) {
         elicited = true;
-        this.sent.add({
+        const sent: SentPacket = {
           packetNumber: packet.packetNumber,
           sentTime: now,
           bytes: packet.payload.length,
           chunks: packet.chunks,
           ackLargest: packet.ackLargest,
           done: false,
-        });
+          delivered: 0,
+          deliveredTime: 0,
+          firstSentTime: 0,
+          appLimited: false,
+        };
+        this.congestion.onPacketSent(sent, this.sent.bytesInFlight);
+        this.sent.add(sent);
       }
       out.push({ packetNumber: packet.packetNumber, payload: packet.payload });
     }
@@ -451,7 +458,7 @@ export class ReliableConnection {
   }
 
   private pacingRate(): number {
-    return Pacer.rateBytesPerMs(this.congestion.windowBytes, this.rtt.smoothedMs);
+    return this.congestion.pacingRate(this.rtt.smoothedMs);
   }
 
   /** Probe timeout (RFC 9002 §6.2): no ack for a while after the last ack-eliciting packet. */

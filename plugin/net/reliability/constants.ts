@@ -66,8 +66,6 @@ export const MAX_TRACKED_PACKETS = 8192;
 /** Largest congestion window, bytes. */
 export const MAX_CONGESTION_WINDOW_BYTES = 16 * 1024 * 1024;
 
-/** Pacing rate = PACING_GAIN × cwnd / srtt (RFC 9002 §7.7 uses 1.25). */
-export const PACING_GAIN = 1.25;
 
 /** The pacer's bucket holds this many full packets at least (the initial burst). */
 export const PACING_BURST_PACKETS = 10;

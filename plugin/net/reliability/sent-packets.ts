@@ -1,12 +1,11 @@
 import { PACKET_THRESHOLD } from './constants';
+import type { DeliveryStamp } from './delivery-rate';
 import type { AckRange } from './frames';
 import type { OutboundChunk } from './outbound';
 
 /** An ack-eliciting packet we sent, kept until it is acknowledged or declared lost. */
-export interface SentPacket {
+export interface SentPacket extends DeliveryStamp {
   packetNumber: number;
-  sentTime: number;
-  bytes: number;
   /** Reliable chunks it carried (unreliable data is never resent, so it is not tracked). */
   chunks: OutboundChunk[];
   /** Largest packet number acknowledged by an ACK frame it carried, or -1. */

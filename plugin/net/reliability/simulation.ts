@@ -25,8 +25,15 @@ interface Scheduled {
   packet: OutgoingPacket;
 }
 
+/** One direction of a path a SimulatedPair sends through. */
+export interface PacketPath {
+  send(packet: OutgoingPacket, now: number): void;
+  /** Packets whose time has come, in arrival order. */
+  due(now: number): OutgoingPacket[];
+}
+
 /** One direction of a simulated path. */
-export class SimulatedLink {
+export class SimulatedLink implements PacketPath {
   private readonly random: () => number;
   private queue: Scheduled[] = [];
   private order = 0;
@@ -101,6 +108,8 @@ export class SimulatedPair {
     tuning?: Partial<ReliabilityTuning>;
     aToB?: SimulatedLinkProfile;
     bToA?: SimulatedLinkProfile;
+    /** Sends a→b through this path (a Bottleneck port, say) instead of the `aToB` link. */
+    aToBPath?: PacketPath;
     startMs?: number;
   }) {
     this.now = options.startMs ?? 0;
@@ -109,14 +118,17 @@ export class SimulatedPair {
     this.b = new ReliableConnection(options.configB ?? config, this.now, options.tuning);
     this.aToB = new SimulatedLink(options.aToB ?? {}, options.seed * 2 + 1);
     this.bToA = new SimulatedLink(options.bToA ?? {}, options.seed * 2 + 2);
+    this.aToBPath = options.aToBPath ?? this.aToB;
   }
+
+  private readonly aToBPath: PacketPath;
 
   /** Advance `ms`: deliver what arrived, then let each side poll once (one frame). */
   step(ms: number): void {
     this.now += ms;
-    this.deliver(this.aToB, this.b, 'b');
+    this.deliver(this.aToBPath, this.b, 'b');
     this.deliver(this.bToA, this.a, 'a');
-    this.transmit(this.a, this.aToB, 'a');
+    this.transmit(this.a, this.aToBPath, 'a');
     this.transmit(this.b, this.bToA, 'b');
   }
 
@@ -129,19 +141,130 @@ export class SimulatedPair {
     return done();
   }
 
-  private deliver(link: SimulatedLink, to: ReliableConnection, side: Side): void {
+  private deliver(link: PacketPath, to: ReliableConnection, side: Side): void {
     for (const packet of link.due(this.now)) {
       const outcome = to.receive(packet.packetNumber, packet.payload, this.now);
       if (!outcome.accepted) this.refused.push({ side, reason: outcome.reason });
     }
   }
 
-  private transmit(from: ReliableConnection, link: SimulatedLink, side: Side): void {
+  private transmit(from: ReliableConnection, link: PacketPath, side: Side): void {
     const packets = from.poll(this.now);
     this.onPoll?.(side, packets, this.now);
     for (const packet of packets) {
       if (this.dropFilter?.(side, packet)) continue;
       link.send(packet, this.now);
     }
+  }
+}
+
+export interface BottleneckProfile {
+  /** Serialisation rate of the link, payload bytes per ms. */
+  bytesPerMs: number;
+  /** Bytes the queue in front of the link holds at most; a packet that does not fit is dropped. */
+  queueLimitBytes: number;
+  /** One-way propagation delay after the link, ms. */
+  latencyMs: number;
+  /** 0..1: random loss after the link (not congestion). */
+  lossRate?: number;
+}
+
+interface Queued {
+  flow: number;
+  departAt: number;
+  bytes: number;
+  packet: OutgoingPacket;
+}
+
+/**
+ * A rate-limited link with a bounded FIFO drop-tail queue, shared by any number of flows (one
+ * `port()` each), seeded random loss after it. What congestion control is tested against: the
+ * queue is where real congestion shows, as delay and then as drops.
+ */
+export class Bottleneck {
+  private readonly random: () => number;
+  /** Packets queued or on the wire, in departure order. */
+  private queue: Queued[] = [];
+  private queueHead = 0;
+  private lastDeparture = -Infinity;
+  private readonly flows: Scheduled[][] = [];
+  private order = 0;
+  /** Largest number of bytes waiting in the queue seen so far. */
+  peakQueueBytes = 0;
+  droppedAtQueue = 0;
+  lostRandomly = 0;
+  /** Payload bytes that left the link, per flow. */
+  readonly departedBytes: number[] = [];
+
+  constructor(
+    public profile: BottleneckProfile,
+    seed: number,
+  ) {
+    this.random = mulberry32(seed);
+  }
+
+  /** Bytes waiting (not yet serialised) at `now`. */
+  queuedBytes(now: number): number {
+    this.advance(now);
+    let bytes = 0;
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const item = this.queue[i];
+      // Still being serialised or waiting its turn.
+      if (item.departAt > now) bytes += item.bytes;
+    }
+    return bytes;
+  }
+
+  /** Queueing delay a packet arriving at `now` would see, ms. */
+  queueDelayMs(now: number): number {
+    return Math.max(0, this.lastDeparture - now);
+  }
+
+  port(): PacketPath {
+    const flow = this.flows.length;
+    this.flows.push([]);
+    this.departedBytes.push(0);
+    return {
+      send: (packet, now) => this.enqueue(flow, packet, now),
+      due: (now) => this.due(flow, now),
+    };
+  }
+
+  private enqueue(flow: number, packet: OutgoingPacket, now: number): void {
+    const bytes = packet.payload.length;
+    const waiting = this.queuedBytes(now);
+    if (waiting + bytes > this.profile.queueLimitBytes) {
+      this.droppedAtQueue++;
+      return;
+    }
+    const departAt = Math.max(now, this.lastDeparture) + bytes / this.profile.bytesPerMs;
+    this.lastDeparture = departAt;
+    this.queue.push({ flow, departAt, bytes, packet: { packetNumber: packet.packetNumber, payload: packet.payload.slice() } });
+    this.peakQueueBytes = Math.max(this.peakQueueBytes, waiting + bytes);
+  }
+
+  /** Moves packets that finished serialising onto their flow's propagation delay. */
+  private advance(now: number): void {
+    while (this.queueHead < this.queue.length && this.queue[this.queueHead].departAt <= now) {
+      const item = this.queue[this.queueHead++];
+      this.departedBytes[item.flow] += item.bytes;
+      if (this.random() < (this.profile.lossRate ?? 0)) {
+        this.lostRandomly++;
+        continue;
+      }
+      this.flows[item.flow].push({ deliverAt: item.departAt + this.profile.latencyMs, order: this.order++, packet: item.packet });
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private due(flow: number, now: number): OutgoingPacket[] {
+    this.advance(now);
+    const pending = this.flows[flow];
+    let n = 0;
+    while (n < pending.length && pending[n].deliverAt <= now) n++;
+    return pending.splice(0, n).map((item) => item.packet);
   }
 }
