@@ -29,6 +29,8 @@ type QueuedEvent =
 interface InboundDatagram {
   source: bigint;
   payload: Uint8Array;
+  /** Clock time it came off the socket: acks and RTT count from here, not from runCallbacks(). */
+  arrivedAt: number;
 }
 
 interface ClosingPeer {
@@ -358,7 +360,7 @@ export class NetworkManager {
       this.countDrop('inboxFull');
       return;
     }
-    this.inbox.push({ source, payload: payload.slice() });
+    this.inbox.push({ source, payload: payload.slice(), arrivedAt: this.clock.now() });
   }
 
   private handleInbound(datagram: InboundDatagram, now: number): void {
@@ -378,7 +380,8 @@ export class NetworkManager {
         const opened = link.session.open(datagram.payload);
         // The session counts its own refusals (data-auth, data-replay, …).
         if (opened.ok) {
-          this.handleData(link, opened, datagram.payload.length, now);
+          // Arrival time, never after this frame's: the ack delay then includes the wait for runCallbacks().
+          this.handleData(link, opened, datagram.payload.length, Math.min(datagram.arrivedAt, now));
           return;
         }
       }

@@ -21,13 +21,17 @@ describe('reliability estimators', () => {
       expect(rtt.retransmitTimeoutMs()).to.equal(45 + 4 * 25 + 25);
     });
 
-    it('subtracts the ack delay unless that goes below the smallest RTT seen', () => {
+    it('subtracts the ack delay (bounded), down to one assumed frame (25 ms) below the smallest sample', () => {
       const rtt = new RttEstimator(100);
-      rtt.addSample(50, 0);
-      rtt.addSample(70, 20); // adjusted 50
+      rtt.addSample(66, 16); // held one frame: the network took 50
       expect(rtt.smoothedMs).to.equal(50);
-      rtt.addSample(60, 30); // 30 < min 50: the delay is not subtracted
-      expect(rtt.smoothedMs).to.equal(0.875 * 50 + 0.125 * 60);
+      rtt.addSample(70, 20); // adjusted 50, although below the smallest raw sample (66)
+      expect(rtt.smoothedMs).to.equal(50);
+      rtt.addSample(60, 55); // 5 would be below 60 (the smallest sample now) − 25: floored at 35
+      expect(rtt.smoothedMs).to.equal(0.875 * 50 + 0.125 * 35);
+      const liar = new RttEstimator(100);
+      liar.addSample(600, 10_000); // the delay is bounded by 500 ms (and the floor applies)
+      expect(liar.smoothedMs).to.equal(575);
     });
 
     it('clamps the retransmission timeout to its minimum and maximum', () => {

@@ -39,8 +39,13 @@ export type ReceiveOutcome = { accepted: true } | { accepted: false; reason: str
 export interface ReliabilityStats {
   /** Smoothed round-trip time, ms (the initial estimate before the first sample). */
   rttMs: number;
-  /** Share of ack-eliciting packets declared lost, over roughly the last thousand. */
+  /**
+   * Share of ack-eliciting packets lost, over roughly the last thousand: declared lost and never
+   * acknowledged after (a late acknowledgement makes the loss spurious, not counted here).
+   */
   lossRate: number;
+  /** Packets declared lost and then acknowledged after all (held back, not lost). */
+  spuriousLosses: number;
   sentPackets: number;
   /** Packets accepted. */
   receivedPackets: number;
@@ -115,6 +120,7 @@ export class ReliableConnection {
   private sentBytes = 0;
   private receivedBytes = 0;
   private droppedOnSend = 0;
+  private spuriousLosses = 0;
   /** Decayed counts of ack-eliciting packets acknowledged and lost, for lossRate. */
   private ackedTally = 0;
   private lostTally = 0;
@@ -189,6 +195,7 @@ export class ReliableConnection {
     return {
       rttMs: this.rtt.smoothedMs,
       lossRate: judged === 0 ? 0 : this.lostTally / judged,
+      spuriousLosses: this.spuriousLosses,
       sentPackets: this.sentPackets,
       receivedPackets: this.receivedPackets,
       resentPackets: this.resentPackets,
@@ -254,6 +261,7 @@ export class ReliableConnection {
 
   private onAck(ack: AckFrame, now: number): void {
     const acked = this.sent.onAck(ack.ranges);
+    this.onLateAcks(this.sent.spuriouslyLost(ack.ranges));
     const largest = acked.length > 0 ? acked[acked.length - 1] : undefined;
     let rttSample: number | null = null;
     if (largest !== undefined && largest.packetNumber === ack.ranges[0].largest) {
@@ -280,6 +288,19 @@ export class ReliableConnection {
     }
     this.congestion.onPacketsLost(lost);
     this.tally(0, lost.length);
+  }
+
+  /** Packets declared lost were acknowledged after all: not a loss; their data needs no resend. */
+  private onLateAcks(late: readonly SentPacket[]): void {
+    if (late.length === 0) return;
+    this.spuriousLosses += late.length;
+    // Move them from lost to acknowledged in the decayed tally (never below zero after a halving).
+    const undo = Math.min(late.length, this.lostTally);
+    this.lostTally -= undo;
+    this.ackedTally += undo;
+    for (const packet of late) {
+      for (const chunk of packet.chunks) this.outbound.onChunkAcked(chunk);
+    }
   }
 
   private tally(acked: number, lost: number): void {

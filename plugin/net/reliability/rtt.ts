@@ -2,8 +2,12 @@ import { MAX_ACK_DELAY_MS, MAX_PEER_ACK_DELAY_MS, MAX_RTO_MS, MIN_RTO_MS, TIME_T
 
 /**
  * Round-trip time estimate, RFC 6298 / RFC 9002 §5: smoothed RTT and variation from samples
- * taken when the largest acknowledged packet is newly acknowledged, the peer's reported ack delay
- * subtracted when that leaves at least the minimum RTT seen.
+ * taken when the largest acknowledged packet is newly acknowledged, with the time the peer held
+ * the acknowledgement (its reported ack delay, at most MAX_PEER_ACK_DELAY_MS) subtracted: the
+ * network's round trip, not the peers' frame cadence. RFC 9002 only subtracts down to the
+ * smallest raw sample, which assumes some acks are immediate; here every ack waits for the peer's
+ * next flush, so the floor is that sample minus one assumed frame (MAX_ACK_DELAY_MS) — a peer
+ * overstating its delay can shave at most that much off.
  */
 export class RttEstimator {
   private smoothed: number;
@@ -30,13 +34,14 @@ export class RttEstimator {
     this.peerAckDelay = Math.max(MAX_ACK_DELAY_MS, Math.min(MAX_PEER_ACK_DELAY_MS, Math.max(ackDelayMs, this.peerAckDelay * 0.95)));
     this.latest = sampleMs;
     this.minimum = Math.min(this.minimum, sampleMs);
+    const delay = Number.isFinite(ackDelayMs) ? Math.min(MAX_PEER_ACK_DELAY_MS, Math.max(0, ackDelayMs)) : 0;
+    const adjusted = Math.max(sampleMs - delay, this.minimum - MAX_ACK_DELAY_MS, 0);
     if (!this.sampled) {
       this.sampled = true;
-      this.smoothed = sampleMs;
-      this.variation = sampleMs / 2;
+      this.smoothed = adjusted;
+      this.variation = adjusted / 2;
       return;
     }
-    const adjusted = sampleMs - ackDelayMs >= this.minimum ? sampleMs - ackDelayMs : sampleMs;
     this.variation = 0.75 * this.variation + 0.25 * Math.abs(this.smoothed - adjusted);
     this.smoothed = 0.875 * this.smoothed + 0.125 * adjusted;
   }

@@ -1,4 +1,7 @@
 import { PACKET_THRESHOLD } from './constants';
+
+/** Packets declared lost that are remembered, to recognise a late acknowledgement (spurious loss). */
+const REMEMBERED_LOSSES = 256;
 import type { DeliveryStamp } from './delivery-rate';
 import type { AckRange } from './frames';
 import type { OutboundChunk } from './outbound';
@@ -25,6 +28,8 @@ export class SentPacketLog {
   private inFlightBytes = 0;
   /** Largest packet number the peer acknowledged (tracked or not); -1 before any. */
   largestAcked = -1;
+  /** Recently declared lost, ascending packet numbers, at most REMEMBERED_LOSSES. */
+  private recentlyLost: SentPacket[] = [];
 
   get bytesInFlight(): number {
     return this.inFlightBytes;
@@ -59,6 +64,24 @@ export class SentPacketLog {
   }
 
   /**
+   * Packets declared lost that `ranges` acknowledge after all (they were late, not lost), each
+   * returned once, ascending. Call with the same ranges as onAck.
+   */
+  spuriouslyLost(ranges: readonly AckRange[]): SentPacket[] {
+    const lost = this.recentlyLost;
+    if (lost.length === 0 || ranges.length === 0) return [];
+    let found: SentPacket[] | null = null;
+    let kept = 0;
+    for (let i = 0; i < lost.length; i++) {
+      const packet = lost[i];
+      if (covers(ranges, packet.packetNumber)) (found ??= []).push(packet);
+      else lost[kept++] = packet;
+    }
+    lost.length = kept;
+    return found ?? [];
+  }
+
+  /**
    * Declares lost every packet below the largest acknowledged one that is PACKET_THRESHOLD numbers
    * behind it or was sent `lossDelayMs` or more ago. Returns them, and when the next one would be.
    */
@@ -72,6 +95,8 @@ export class SentPacketLog {
       if (this.largestAcked - packet.packetNumber >= PACKET_THRESHOLD || packet.sentTime <= now - lossDelayMs) {
         this.finish(packet);
         lost.push(packet);
+        this.recentlyLost.push(packet);
+        if (this.recentlyLost.length > REMEMBERED_LOSSES) this.recentlyLost.shift();
       } else {
         nextLossTime = Math.min(nextLossTime, packet.sentTime + lossDelayMs);
       }
@@ -114,4 +139,13 @@ export class SentPacketLog {
       this.head = 0;
     }
   }
+}
+
+/** Whether descending `ranges` hold `packetNumber`. */
+function covers(ranges: readonly AckRange[], packetNumber: number): boolean {
+  for (const range of ranges) {
+    if (packetNumber > range.largest) return false;
+    if (packetNumber >= range.smallest) return true;
+  }
+  return false;
 }

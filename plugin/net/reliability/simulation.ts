@@ -77,12 +77,17 @@ export class SimulatedLink implements PacketPath {
 
   /** Packets whose time has come, in arrival order. */
   due(now: number): OutgoingPacket[] {
+    return this.dueWithArrival(now).map((item) => item.packet);
+  }
+
+  /** The same, with the time each one arrived. */
+  dueWithArrival(now: number): { packet: OutgoingPacket; arrivedAt: number }[] {
     const ready: Scheduled[] = [];
     const waiting: Scheduled[] = [];
     for (const item of this.queue) (item.deliverAt <= now ? ready : waiting).push(item);
     this.queue = waiting;
     ready.sort((x, y) => x.deliverAt - y.deliverAt || x.order - y.order);
-    return ready.map((item) => item.packet);
+    return ready.map((item) => ({ packet: item.packet, arrivedAt: item.deliverAt }));
   }
 }
 
@@ -111,7 +116,13 @@ export class SimulatedPair {
     /** Sends a→b through this path (a Bottleneck port, say) instead of the `aToB` link. */
     aToBPath?: PacketPath;
     startMs?: number;
+    /**
+     * Each step is a game frame: packets that arrived during it are handed over at its end, with
+     * the time they arrived (as NetworkManager stamps datagrams in its inbox). Off: with the step's time.
+     */
+    stampArrivals?: boolean;
   }) {
+    this.stampArrivals = options.stampArrivals === true;
     this.now = options.startMs ?? 0;
     const config = options.config ?? defaultReliabilityConfig;
     this.a = new ReliableConnection(config, this.now, options.tuning);
@@ -122,6 +133,7 @@ export class SimulatedPair {
   }
 
   private readonly aToBPath: PacketPath;
+  private readonly stampArrivals: boolean;
 
   /** Advance `ms`: deliver what arrived, then let each side poll once (one frame). */
   step(ms: number): void {
@@ -142,8 +154,12 @@ export class SimulatedPair {
   }
 
   private deliver(link: PacketPath, to: ReliableConnection, side: Side): void {
-    for (const packet of link.due(this.now)) {
-      const outcome = to.receive(packet.packetNumber, packet.payload, this.now);
+    const arrivals =
+      this.stampArrivals && link instanceof SimulatedLink
+        ? link.dueWithArrival(this.now)
+        : link.due(this.now).map((packet) => ({ packet, arrivedAt: this.now }));
+    for (const { packet, arrivedAt } of arrivals) {
+      const outcome = to.receive(packet.packetNumber, packet.payload, arrivedAt);
       if (!outcome.accepted) this.refused.push({ side, reason: outcome.reason });
     }
   }
