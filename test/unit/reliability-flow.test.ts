@@ -74,6 +74,21 @@ describe('reliability flow (virtual time)', () => {
         [3, 4, 3 * P - 3 * (P - 20)],
       ]);
     });
+    it('takes the channels with data in turn, one chunk each, wrapping past 127; drained channels drop out', () => {
+      const a = new ReliableConnection(config({ maxPacketBytes: 600 }), 0);
+      // Two fragments (two chunks) on 127 and 3, one message on 64: 127 is queued first.
+      a.send(127, true, bytes(900, 127));
+      a.send(3, true, bytes(900, 3));
+      a.send(64, true, bytes(100, 64));
+      const order = a
+        .poll(1)
+        .flatMap(framesOf)
+        .flatMap((f) => (f.type === 'message' || f.type === 'fragment' ? [f.channelId] : []));
+      expect(order).to.deep.equal([3, 64, 127, 3, 127]);
+      a.send(5, true, bytes(10, 5));
+      const next = a.poll(2).flatMap(framesOf).filter((f) => f.type === 'message');
+      expect(next.map((f) => (f.type === 'message' ? f.channelId : -1))).to.deep.equal([5]);
+    });
   });
 
   describe('acks', () => {

@@ -14,7 +14,7 @@ import {
   PERSISTENT_CONGESTION_PROBES,
 } from './constants';
 import { CongestionController } from './congestion';
-import { decodeFrames, fitAckFrame, frameSize, isAckEliciting, type AckFrame, type DataFrame } from './frames';
+import { decodeFrames, fitAckFrame, frameSize, isAckEliciting, type AckFrame, type DataFrame, type Frame } from './frames';
 import { Inbound, type DeliveredMessage } from './inbound';
 import { Outbound, type OutboundChunk } from './outbound';
 import { PacketAssembler, type AssembledPacket } from './packet-assembler';
@@ -25,6 +25,9 @@ import { SentPacketLog, type SentPacket } from './sent-packets';
 
 /** One growable packet buffer for all connections (a per-peer one costs ~1.2 KiB of every idle peer). */
 const sharedPacketWriter = new ByteWriter(1500);
+/** One assembler for all connections, over that buffer: poll() and closePacket() never run re-entrantly. */
+const sharedAssembler = new PacketAssembler(sharedPacketWriter);
+const PING_FRAME: Frame = Object.freeze({ type: 'ping' });
 
 export type { DeliveredMessage } from './inbound';
 
@@ -97,7 +100,12 @@ export class ReliableConnection {
   private readonly congestion: CongestionController;
   private readonly pacer: Pacer;
   /** Shared by every connection: poll() copies each finished packet out, and never runs re-entrantly. */
-  private readonly writer = sharedPacketWriter;
+  private readonly assembler = sharedAssembler;
+  /** Packet numbers for poll() (keeping CLOSE_PACKET_RESERVE back) and for closePacket(): made once, not per poll. */
+  private readonly allocateForPoll = (): number | null => this.allocate(MAX_PACKET_NUMBER - CLOSE_PACKET_RESERVE);
+  private readonly allocateForClose = (): number | null => this.allocate(MAX_PACKET_NUMBER);
+  /** Frame bytes charged in the current poll. */
+  private pollBytes = 0;
 
   private packetNumber = 0;
   /** An ack-eliciting packet arrived since the last ACK frame we sent. */
@@ -326,7 +334,7 @@ export class ReliableConnection {
     this.checkProbeTimeout(now);
 
     const keepaliveDue = now - this.lastSend >= this.config.keepaliveMs;
-    const assembler = new PacketAssembler(this.writer, this.config.maxPacketBytes, () => this.allocate(MAX_PACKET_NUMBER - CLOSE_PACKET_RESERVE));
+    const assembler = this.assembler.begin(this.config.maxPacketBytes, this.allocateForPoll);
     // Piggyback an ACK of non-eliciting packets only on packets that go out anyway: an ack-only
     // reply to an ack-only packet would start an endless exchange between two blocked senders.
     const windowOpen =
@@ -346,70 +354,74 @@ export class ReliableConnection {
       this.closeReason = null;
     }
 
-    let pollBytes = 0;
+    this.pollBytes = 0;
     let limited = false;
-    // A probe may pass the window and the pacer, for reliable data only.
-    const canSend = (probe: boolean): boolean => {
-      if (this.sent.packetsInFlight + assembler.ackElicitingPackets >= MAX_TRACKED_PACKETS) return false;
-      if (probe && this.probeBytes > 0) return true;
-      return this.sent.bytesInFlight + pollBytes < this.congestion.windowBytes && this.pacer.available > 0;
-    };
-    const charge = (bytes: number, probe: boolean): void => {
-      pollBytes += bytes;
-      this.pacer.spend(bytes);
-      if (probe) this.probeBytes = Math.max(0, this.probeBytes - bytes);
-    };
-    const sendChunk = (chunk: OutboundChunk): boolean => {
-      const frame = chunk.frame();
-      const size = frameSize(frame);
-      const packet = assembler.add(frame, size);
-      if (packet === null) return false;
-      if (this.outbound.onChunkSent(chunk, packet.packetNumber)) packet.resend = true;
-      packet.chunks.push(chunk);
-      charge(size, true);
-      return true;
-    };
-
     // 1. Unreliable messages of this poll, whole or not at all.
-    for (const message of this.outbound.takeUnreliable()) {
-      if (!canSend(false)) {
-        this.droppedOnSend++;
-        limited = true;
-        continue;
-      }
-      for (const chunk of message.chunks) {
-        const frame = chunk.frame();
-        const size = frameSize(frame);
-        if (assembler.add(frame, size) === null) break;
-        charge(size, false);
+    if (this.outbound.hasUnreliable) {
+      for (const message of this.outbound.takeUnreliable()) {
+        if (!this.canSend(false)) {
+          this.droppedOnSend++;
+          limited = true;
+          continue;
+        }
+        for (const chunk of message.chunks) {
+          const frame = chunk.frame();
+          const size = frameSize(frame);
+          if (assembler.add(frame, size) === null) break;
+          this.charge(size, false);
+        }
       }
     }
     // 2. Resends, oldest loss first.
     for (let chunk = this.outbound.peekResend(); chunk !== null; chunk = this.outbound.peekResend()) {
-      if (!canSend(true)) {
+      if (!this.canSend(true)) {
         limited = true;
         break;
       }
-      if (!sendChunk(chunk)) break;
+      if (!this.sendChunk(chunk)) break;
     }
     // 3. New reliable chunks, channels in turn.
     for (let chunk = this.outbound.peekNewChunk(); chunk !== null; chunk = this.outbound.peekNewChunk()) {
-      if (!canSend(true)) {
+      if (!this.canSend(true)) {
         limited = true;
         break;
       }
-      if (!sendChunk(chunk)) break;
+      if (!this.sendChunk(chunk)) break;
     }
     // 4. A PING when an ack-eliciting packet is owed and none is going out.
     if ((this.pingQueued || this.probePending || keepaliveDue) && assembler.ackElicitingPackets === 0) {
-      assembler.add({ type: 'ping' }, 1);
+      assembler.add(PING_FRAME, 1);
     }
     this.probeBytes = 0;
     // Sent all it had: rate samples until this flight is acknowledged show the app, not the path.
     if (!limited && this.outbound.peekResend() === null && this.outbound.peekNewChunk() === null) {
-      this.congestion.onAppLimited(this.sent.bytesInFlight + pollBytes);
+      this.congestion.onAppLimited(this.sent.bytesInFlight + this.pollBytes);
     }
     return this.finishPoll(assembler.finish(), now, ackSent);
+  }
+
+  /** Whether more may go in this poll. A probe may pass the window and the pacer, for reliable data only. */
+  private canSend(probe: boolean): boolean {
+    if (this.sent.packetsInFlight + this.assembler.ackElicitingPackets >= MAX_TRACKED_PACKETS) return false;
+    if (probe && this.probeBytes > 0) return true;
+    return this.sent.bytesInFlight + this.pollBytes < this.congestion.windowBytes && this.pacer.available > 0;
+  }
+
+  private charge(bytes: number, probe: boolean): void {
+    this.pollBytes += bytes;
+    this.pacer.spend(bytes);
+    if (probe) this.probeBytes = Math.max(0, this.probeBytes - bytes);
+  }
+
+  private sendChunk(chunk: OutboundChunk): boolean {
+    const frame = chunk.frame();
+    const size = frameSize(frame);
+    const packet = this.assembler.add(frame, size);
+    if (packet === null) return false;
+    if (this.outbound.onChunkSent(chunk, packet.packetNumber)) packet.resend = true;
+    packet.chunks.push(chunk);
+    this.charge(size, true);
+    return true;
   }
 
   /**
@@ -418,7 +430,7 @@ export class ReliableConnection {
    * keeps in reserve; throws a RangeError only if even those are used up (a caller bug).
    */
   closePacket(reason: number, now: number): OutgoingPacket {
-    const assembler = new PacketAssembler(this.writer, this.config.maxPacketBytes, () => this.allocate(MAX_PACKET_NUMBER));
+    const assembler = this.assembler.begin(this.config.maxPacketBytes, this.allocateForClose);
     const ackSent = this.addAck(assembler, now);
     if (assembler.add({ type: 'close', reason: reason & 0xff }, 2) === null) {
       throw new RangeError('ReliableConnection: packet numbers exhausted');
@@ -434,7 +446,7 @@ export class ReliableConnection {
     return assembler.add(frame, frameSize(frame)) !== null;
   }
 
-  private finishPoll(packets: AssembledPacket[], now: number, ackSent: boolean): OutgoingPacket[] {
+  private finishPoll(packets: readonly AssembledPacket[], now: number, ackSent: boolean): OutgoingPacket[] {
     const out: OutgoingPacket[] = [];
     let elicited = false;
     for (const packet of packets) {

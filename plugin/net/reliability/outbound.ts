@@ -87,7 +87,10 @@ class ReliableSendChannel {
   /** Charges of this channel's started, unretired messages. */
   charge = 0;
 
-  constructor(public nextSequence: number) {}
+  constructor(
+    readonly channelId: number,
+    public nextSequence: number,
+  ) {}
 
   get hasUnsent(): boolean {
     return this.cursor < this.window.length;
@@ -98,6 +101,8 @@ export class Outbound {
   pendingReliableBytes = 0;
   // A Map, not a 128-slot array: an idle peer uses one or two channels, and memory per peer counts.
   private readonly reliable = new Map<number, ReliableSendChannel>();
+  /** Channels with a chunk never sent, ascending channel id: polls look at these, not at all 128. */
+  private readonly ready: ReliableSendChannel[] = [];
   private readonly unreliableSequences: number[];
   private unreliable: OutboundMessage[] = [];
   private unreliableBytes = 0;
@@ -130,6 +135,7 @@ export class Outbound {
       const channel = this.reliableChannel(channelId);
       const message = new OutboundMessage(channelId, true, channel.nextSequence, bytes, this.config.maxPacketBytes);
       channel.nextSequence = sequenceAdd(channel.nextSequence, 1);
+      if (!channel.hasUnsent) this.markReady(channel);
       channel.window.push(message);
       this.pendingReliableBytes += bytes.length;
       return Result.Ok;
@@ -171,11 +177,13 @@ export class Outbound {
    * receiver's memory budget. Nothing changes until onChunkSent.
    */
   peekNewChunk(): OutboundChunk | null {
-    for (let step = 0; step < CHANNEL_COUNT; step++) {
-      const channelId = (this.nextChannelTurn + step) % CHANNEL_COUNT;
-      const channel = this.reliable.get(channelId);
-      if (channel === undefined || !channel.hasUnsent) continue;
-      const chunk = this.sendableChunk(channel);
+    const ready = this.ready;
+    if (ready.length === 0) return null;
+    // The first ready channel at or after the turn, then around.
+    let start = 0;
+    while (start < ready.length && ready[start].channelId < this.nextChannelTurn) start++;
+    for (let step = 0; step < ready.length; step++) {
+      const chunk = this.sendableChunk(ready[(start + step) % ready.length]);
       if (chunk !== null) return chunk;
     }
     return null;
@@ -202,6 +210,7 @@ export class Outbound {
     if (channel.chunkCursor >= message.chunks.length) {
       channel.cursor++;
       channel.chunkCursor = 0;
+      if (!channel.hasUnsent) this.ready.splice(this.ready.indexOf(channel), 1);
     }
     // The next turn goes to the following channel.
     this.nextChannelTurn = (message.channelId + 1) % CHANNEL_COUNT;
@@ -248,10 +257,16 @@ export class Outbound {
     return message.chunks[0];
   }
 
+  private markReady(channel: ReliableSendChannel): void {
+    let at = this.ready.length;
+    while (at > 0 && this.ready[at - 1].channelId > channel.channelId) at--;
+    this.ready.splice(at, 0, channel);
+  }
+
   private reliableChannel(channelId: number): ReliableSendChannel {
     let channel = this.reliable.get(channelId);
     if (channel === undefined) {
-      channel = new ReliableSendChannel(this.initialSequence);
+      channel = new ReliableSendChannel(channelId, this.initialSequence);
       this.reliable.set(channelId, channel);
     }
     return channel;

@@ -16,19 +16,31 @@ export interface AssembledPacket {
 /**
  * Packs frames, in the order given, into packets of at most `maxBytes`: a frame that does not fit
  * in the open packet closes it and opens the next. Packet numbers are taken as packets open.
+ * One assembler serves poll after poll (begin() resets it): nothing is allocated per poll but
+ * the packets themselves.
  */
 export class PacketAssembler {
-  private readonly packets: AssembledPacket[] = [];
+  /** EMPTY (shared, never written) until the poll's first packet closes: an idle poll allocates nothing. */
+  private packets: AssembledPacket[] = EMPTY;
   private current: AssembledPacket | null = null;
   /** The frame written last into the open packet, for MESSAGE_NEXT. */
   private previous: Frame | null = null;
   private ackElicitingCount = 0;
+  private maxBytes = 0;
+  private allocatePacketNumber: () => number | null = noPacketNumber;
 
-  constructor(
-    private readonly writer: ByteWriter,
-    private readonly maxBytes: number,
-    private readonly allocatePacketNumber: () => number | null,
-  ) {}
+  constructor(private readonly writer: ByteWriter) {}
+
+  /** Starts a poll: packets of at most `maxBytes`, numbered by `allocatePacketNumber`. */
+  begin(maxBytes: number, allocatePacketNumber: () => number | null): this {
+    this.packets = EMPTY;
+    this.current = null;
+    this.previous = null;
+    this.ackElicitingCount = 0;
+    this.maxBytes = maxBytes;
+    this.allocatePacketNumber = allocatePacketNumber;
+    return this;
+  }
 
   /** Ack-eliciting packets opened so far. */
   get ackElicitingPackets(): number {
@@ -56,15 +68,26 @@ export class PacketAssembler {
   }
 
   /** The packets, closed. */
-  finish(): AssembledPacket[] {
+  finish(): readonly AssembledPacket[] {
     this.close();
-    return this.packets;
+    const packets = this.packets;
+    this.packets = EMPTY;
+    this.allocatePacketNumber = noPacketNumber;
+    return packets;
   }
 
   private close(): void {
     if (this.current === null) return;
     this.current.payload = this.writer.toBytes();
+    if (this.packets === EMPTY) this.packets = [];
     this.packets.push(this.current);
     this.current = null;
   }
+}
+
+/** Never pushed to (close() swaps in a fresh array first). */
+const EMPTY: AssembledPacket[] = [];
+
+function noPacketNumber(): number | null {
+  return null;
 }

@@ -9,8 +9,10 @@ const MAX_RANGES = MAX_ACK_RANGE_PAIRS + 1;
  */
 export class ReceivedPackets {
   /** Descending, disjoint, never adjacent. */
-  private ranges: AckRange[] = [];
+  private readonly ranges: AckRange[] = [];
   private largestReceivedTime = 0;
+  /** Reused by every ackFrame(): its ranges are the live list, not a copy. */
+  private readonly frame: AckFrame = { type: 'ack', ackDelay: 0, ranges: this.ranges };
 
   get isEmpty(): boolean {
     return this.ranges.length === 0;
@@ -42,11 +44,14 @@ export class ReceivedPackets {
     }
   }
 
-  /** An ACK frame of everything remembered, its delay measured from the largest one's arrival. */
+  /**
+   * An ACK frame of everything remembered, its delay measured from the largest one's arrival.
+   * Not a copy (a poll writes it at once): valid until the next add() or forget.
+   */
   ackFrame(now: number): AckFrame | null {
     if (this.ranges.length === 0) return null;
-    const delayUnits = Math.min(0xffffffff, Math.max(0, Math.floor((now - this.largestReceivedTime) / ACK_DELAY_UNIT_MS)));
-    return { type: 'ack', ackDelay: delayUnits, ranges: this.ranges.map((r) => ({ smallest: r.smallest, largest: r.largest })) };
+    this.frame.ackDelay = Math.min(0xffffffff, Math.max(0, Math.floor((now - this.largestReceivedTime) / ACK_DELAY_UNIT_MS)));
+    return this.frame;
   }
 
   /**
