@@ -100,8 +100,9 @@ describe('congestion control (rate-limited link, virtual time)', () => {
     );
     expect(ratio).to.be.at.most(1.3);
     expect(utilisation).to.be.at.least(0.8);
-    // Pacing to the bottleneck with a window of ~2 BDP keeps the standing queue near one BDP.
-    expect(peakQueueAfterWarmup).to.be.at.most(2 * bdp);
+    // Pacing to the bottleneck with a window of 2 BDP + ack aggregation (≤ 25 ms of the rate) + 4
+    // packets keeps the queue near one BDP, whatever the buffer (here 8 BDP).
+    expect(peakQueueAfterWarmup).to.be.at.most(2.5 * bdp);
   });
 
   it('follows a link whose rate drops by half within a few round trips', () => {
@@ -131,7 +132,8 @@ describe('congestion control (rate-limited link, virtual time)', () => {
       `rate halved: pacing ${pacingBefore.toFixed(0)} B/ms before; followed after ${followedAfterMs} ms (${(followedAfterMs / rttMs).toFixed(1)} RTTs); ` +
         `then ${(kept * 100).toFixed(1)}% of the new rate`,
     );
-    expect(followedAfterMs).to.be.within(0, 10 * rttMs);
+    // Round trips of the base RTT; the queue built meanwhile makes each one 2-4 times longer.
+    expect(followedAfterMs).to.be.within(0, 12 * rttMs);
     expect(kept).to.be.at.least(0.8);
   });
 

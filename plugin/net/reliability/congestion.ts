@@ -48,6 +48,9 @@ const RTT_INFLATION_SLACK_MS = 10;
 const QUEUEING_SAMPLES = 4;
 /** A congestion cut keeps at least this share of the estimate (one noisy round cannot zero it). */
 const CONGESTION_FLOOR = 0.5;
+/** Ack aggregation allowance: max over two periods of this many rounds, at most this many ms of the rate. */
+const AGGREGATION_PERIOD_ROUNDS = 5;
+const MAX_AGGREGATION_MS = 25;
 
 type State = 'startup' | 'drain' | 'probeBw' | 'probeRtt';
 
@@ -88,6 +91,13 @@ export class CongestionController {
   private fullBandwidth = 0;
   private fullBandwidthRounds = 0;
   private filledPipe = false;
+
+  // Ack aggregation (BBR's extra_acked): a peer acks once per poll, so acks come in bursts the
+  // window must cover beyond 2 BDP, or a short-RTT path stalls at the window between polls.
+  private aggregationEpochStart = 0;
+  private aggregationEpochAcked = 0;
+  private extraAcked = [0, 0];
+  private aggregationPeriodRound = 0;
 
   private cycleIndex = 0;
   private cycleStart = 0;
@@ -173,6 +183,7 @@ export class CongestionController {
       if (!sample.appLimited || sample.rate >= this.maxBandwidth) this.recordBandwidth(sample.rate);
     }
     // A queue building shows in every RTT sample: judge it as soon as a few agree, not a round later.
+    this.updateAggregation(ackedBytes, now);
     if (roundEnded || (this.roundRttSamples >= QUEUEING_SAMPLES && this.queueing())) this.endRound(sample?.appLimited ?? false, now);
     this.updateState(bytesInFlight, now);
     this.updateWindow(ackedBytes);
@@ -195,6 +206,24 @@ export class CongestionController {
     this.fullBandwidth = 0;
     this.fullBandwidthRounds = 0;
     this.setState('startup', now);
+  }
+
+  private updateAggregation(ackedBytes: number, now: number): void {
+    if (this.maxBandwidth === 0) return;
+    if (this.round - this.aggregationPeriodRound >= AGGREGATION_PERIOD_ROUNDS) {
+      this.aggregationPeriodRound = this.round;
+      this.extraAcked[1] = this.extraAcked[0];
+      this.extraAcked[0] = 0;
+    }
+    const expected = this.maxBandwidth * (now - this.aggregationEpochStart);
+    if (this.aggregationEpochAcked <= expected) {
+      // Acks are keeping pace with the estimate: a new epoch starts here.
+      this.aggregationEpochStart = now;
+      this.aggregationEpochAcked = 0;
+    }
+    this.aggregationEpochAcked += ackedBytes;
+    const extra = Math.min(this.aggregationEpochAcked - this.maxBandwidth * (now - this.aggregationEpochStart), this.maxBandwidth * MAX_AGGREGATION_MS);
+    if (extra > this.extraAcked[0]) this.extraAcked[0] = extra;
   }
 
   private recordBandwidth(rate: number): void {
@@ -352,8 +381,9 @@ export class CongestionController {
 
   private targetWindow(gain: number): number {
     if (this.maxBandwidth === 0 || this.minRtt === Infinity) return this.initialWindow;
-    // A few packets more than gain × BDP: acks come in bursts, once per peer poll.
-    return gain * this.bdp() + MIN_WINDOW_PACKETS * this.maxDatagramBytes;
+    // More than gain × BDP by the ack aggregation seen lately, and a few packets.
+    const aggregation = Math.max(this.extraAcked[0], this.extraAcked[1]);
+    return gain * this.bdp() + aggregation + MIN_WINDOW_PACKETS * this.maxDatagramBytes;
   }
 
   private updateWindow(ackedBytes: number): void {
