@@ -6,8 +6,9 @@
 
 // --- networking core ----------------------------------------------------------------------------
 export { NetworkManager, type NetworkManagerOptions } from './net/network-manager';
-export { Result } from './net/result';
+export { Result, decodeOk, decodeError, type Decoded } from './net/result';
 export type { PeerId, NetworkMessage, PeerState, PeerStateChange, PeerStats, LinkConditioner, Logger, Clock } from './net/types';
+export { consoleLogger } from './net/types';
 export { Identity, peerIdFromPublicKey, parsePeerId, formatPeerId } from './net/identity';
 export { decodeRoute, encodeRoute, type RouteInfo } from './net/route';
 
@@ -55,6 +56,7 @@ export {
 export {
   NetworkManagerComponent,
   NetworkedTransform,
+  type NetworkManagerComponentOptions,
   jsonCodec,
   structCodec,
   type NetworkedTransformOptions,
