@@ -20,6 +20,8 @@ import { expect } from 'chai';
 
 const REPOSITORY_ROOT = path.resolve(__dirname, '..', '..');
 const CONSUMER_FIXTURE = path.join(__dirname, 'consumer');
+/** examples/minimal-game: its game and server are checked here too, against the same install. */
+const EXAMPLE = path.join(REPOSITORY_ROOT, 'examples', 'minimal-game');
 /** The Babylon version the repository tests with (its devDependency). */
 const TESTED_BABYLON = (require(path.join(REPOSITORY_ROOT, 'package.json')) as { devDependencies: Record<string, string> }).devDependencies['@babylonjs/core'] as string;
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -88,6 +90,8 @@ describe('packaging: switchboard and switchboard-server from their tarballs', fu
     report.push(`tarball switchboard-server: ${kib(server.size)} (${kib(server.unpackedSize)} unpacked, ${server.files.length} files)`);
     game = path.join(work, 'game');
     cpSync(CONSUMER_FIXTURE, game, { recursive: true });
+    cpSync(path.join(EXAMPLE, 'src', 'game.ts'), path.join(game, 'example-game.ts'));
+    cpSync(path.join(EXAMPLE, 'server.mjs'), path.join(game, 'example-server.mjs'));
     writeFileSync(path.join(game, 'package.json'), `${JSON.stringify({ name: 'packaging-game', version: '1.0.0', private: true }, null, 2)}\n`);
   });
 
@@ -133,7 +137,7 @@ describe('packaging: switchboard and switchboard-server from their tarballs', fu
   it('esbuild bundles the game for the browser with no Node module; NetworkManager alone bundles neither Babylon nor colyseus.js', async function () {
     const esbuild = require(path.join(game, 'node_modules', 'esbuild')) as typeof import('esbuild');
     const nodeOnly = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'ws']);
-    for (const entry of ['browser-game.ts', 'manager-only.ts']) {
+    for (const entry of ['browser-game.ts', 'manager-only.ts', 'example-game.ts']) {
       const result = await esbuild.build({ absWorkingDir: game, entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true, logLevel: 'silent', outfile: 'out.js' });
       // Files that put bytes into the output (metafile.inputs also lists what tree-shaking dropped).
       const inputs = Object.values(result.metafile.outputs).flatMap((output) => Object.entries(output.inputs).filter(([, used]) => used.bytesInOutput > 0).map(([file]) => file));
@@ -160,6 +164,7 @@ describe('packaging: switchboard and switchboard-server from their tarballs', fu
   it('a Node ESM script and a CommonJS script each deliver one reliable message through a relay', function () {
     expect(mustRun(process.execPath, ['relay-esm.mjs'], game)).to.contain('delivered: hello from ESM');
     expect(mustRun(process.execPath, ['relay-cjs.cjs'], game)).to.contain('delivered: hello from CJS');
+    mustRun(process.execPath, ['--check', 'example-server.mjs'], game);
   });
 
   it('`npx switchboard relay --help` and `npx switchboard token` run from built JS', function () {
