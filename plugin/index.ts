@@ -1,7 +1,9 @@
 /**
  * Switchboard's public entry point (browser and Node): the NetworkManager, its types and Result
  * codes, identities, lobby adapters with route sync, and the Babylon plugin. Explicit re-exports
- * only, so the public surface is exactly what is listed here (shared/API.md).
+ * only, so the public surface is exactly what is listed here (docs/API.md).
+ *
+ * @module switchboard
  */
 
 // --- networking core ----------------------------------------------------------------------------
