@@ -10,12 +10,13 @@
  *   - a Node ESM and a CommonJS script each deliver one reliable message through a relay;
  *   - `npx switchboard relay --help` exits 0 (built JS, plain node).
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { get } from 'node:http';
 import { expect } from 'chai';
 
 const REPOSITORY_ROOT = path.resolve(__dirname, '..', '..');
@@ -179,5 +180,56 @@ describe('packaging: switchboard and switchboard-server from their tarballs', fu
       expect(usage.status, `${command}: ${usage.stderr}`).to.equal(0);
     }
   });
-});
 
+  it('`npx switchboard dev --bots 1` serves the prebuilt sample page and its bot joins the lobby', async function () {
+    const child = spawn('npx', ['--no-install', 'switchboard', 'dev', '--port', '0', '--relay-port', '0', '--lobby-port', '0', '--bots', '1'], { cwd: game, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const seen = (pattern: RegExp, what: string, timeoutMs: number): Promise<RegExpMatchArray> =>
+      new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const match = output.match(pattern);
+          if (match === null) return false;
+          resolve(match);
+          return true;
+        };
+        if (check()) return;
+        const timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs / 1000} s; output:\n${output}`)), timeoutMs);
+        const onData = (): void => {
+          if (check()) {
+            clearTimeout(timer);
+            child.stdout.off('data', onData);
+            child.stderr.off('data', onData);
+          }
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+      });
+    const fetchText = (url: string): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        get(url, (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        }).on('error', reject);
+      });
+    try {
+      const [, url] = await seen(/open (http:\/\/127\.0\.0\.1:\d+\/)/, 'page URL', 60_000);
+      const page = await fetchText(url as string);
+      expect(page.status).to.equal(200);
+      expect(page.body).to.contain('<html');
+      const app = await fetchText(`${url as string}app.js`);
+      expect(app.status).to.equal(200);
+      expect(app.body.length).to.be.greaterThan(100_000);
+      await seen(/joined lobby "sample"/, 'bot joining the lobby', 60_000);
+    } finally {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGINT');
+      const bound = setTimeout(() => child.pid !== undefined && child.exitCode === null && process.kill(-child.pid, 'SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(bound);
+    }
+  });
+});
