@@ -1,13 +1,16 @@
 /**
  * Switchboard's public entry point (browser and Node): the NetworkManager, its types and Result
  * codes, identities, lobby adapters with route sync, and the Babylon plugin. Explicit re-exports
- * only, so the public surface is exactly what is listed here (shared/API.md).
+ * only, so the public surface is exactly what is listed here (docs/API.md).
+ *
+ * @module switchboard
  */
 
 // --- networking core ----------------------------------------------------------------------------
 export { NetworkManager, type NetworkManagerOptions } from './net/network-manager';
-export { Result } from './net/result';
+export { Result, decodeOk, decodeError, type Decoded } from './net/result';
 export type { PeerId, NetworkMessage, PeerState, PeerStateChange, PeerStats, LinkConditioner, Logger, Clock } from './net/types';
+export { consoleLogger } from './net/types';
 export { Identity, peerIdFromPublicKey, parsePeerId, formatPeerId } from './net/identity';
 export { decodeRoute, encodeRoute, type RouteInfo } from './net/route';
 
@@ -55,6 +58,7 @@ export {
 export {
   NetworkManagerComponent,
   NetworkedTransform,
+  type NetworkManagerComponentOptions,
   jsonCodec,
   structCodec,
   type NetworkedTransformOptions,

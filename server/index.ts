@@ -1,4 +1,9 @@
-/** Switchboard's Node side: the relay (and, below, the lobby server). */
+/**
+ * Switchboard's Node side (the switchboard-server package): the relay, its access tokens and the
+ * Colyseus lobby server.
+ *
+ * @module switchboard-server
+ */
 
 // --- relay -------------------------------------------------------------------------------------
 export {

@@ -1,6 +1,7 @@
 /** The benchmarks in the order `npm run bench` runs them (issue 8's priority order). */
 import type { Suite } from '../lib/suite';
 import { bulkSuite } from './bulk';
+import { bundleSizeSuite } from './bundle-size';
 import { frameCostSuite } from './frame-cost';
 import { latencySuite } from './latency';
 import { lossSuite } from './loss';
@@ -8,4 +9,4 @@ import { relayForwardingSuite } from './relay-forwarding';
 import { webrtcFreshnessSuite } from './webrtc-freshness';
 import { wireMemorySuite } from './wire-memory';
 
-export const suites: Suite[] = [relayForwardingSuite, frameCostSuite, wireMemorySuite, latencySuite, bulkSuite, lossSuite, webrtcFreshnessSuite];
+export const suites: Suite[] = [relayForwardingSuite, frameCostSuite, wireMemorySuite, latencySuite, bulkSuite, lossSuite, webrtcFreshnessSuite, bundleSizeSuite];

@@ -1,5 +1,5 @@
 /**
- * What a lobby offers the networking layer (shared/API.md "Lobby"): the members present, each with
+ * What a lobby offers the networking layer (docs/API.md "Lobby"): the members present, each with
  * string metadata only that member can write, and events when members join, change and leave.
  * MemoryLobby (one process) and ColyseusLobby (colyseus.js) implement it; bindRouteSync uses it.
  */

@@ -2,7 +2,7 @@ import type { Identity } from './identity';
 import { isTransportPreference, type DatagramSocket, type TransportPreference } from './transport/datagram-socket';
 import type { Clock, LinkConditioner, Logger } from './types';
 
-/** Options of a NetworkManager (shared/API.md); the fields below `linkConditioner` are additions. */
+/** Options of a NetworkManager (docs/API.md); the fields below `linkConditioner` are additions. */
 export interface NetworkManagerOptions {
   /** 'udp://host:port' (Node) or 'ws://host:port' / 'wss://…' (browser and Node). */
   relay: string;

@@ -41,7 +41,7 @@ interface ClosingPeer {
 /**
  * The engine networking manager over Switchboard's relay: peers opened with routes, 128 channels
  * each reliable or unreliable, events delivered in runCallbacks() and datagrams sent in flush().
- * The contract is shared/API.md; every method returns a Result and none throws on bad input.
+ * The contract is docs/API.md; every method returns a Result and none throws on bad input.
  */
 export class NetworkManager {
   readonly message$: Observable<NetworkMessage>;

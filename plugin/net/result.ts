@@ -1,6 +1,6 @@
 /**
  * Result codes returned by every NetworkManager call. The numbers are the engine
- * networking manager's own (see shared/API.md), so ported game code keeps its checks.
+ * networking manager's own (see docs/API.md), so ported game code keeps its checks.
  */
 export enum Result {
   Ok = 0,

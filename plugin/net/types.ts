@@ -1,4 +1,4 @@
-/** Public value types of the networking layer (shared/API.md). */
+/** Public value types of the networking layer (docs/API.md). */
 
 /** A peer's id: a uint64 digest of its public key, never 0. A bigint so it stays exact above 2^53. */
 export type PeerId = bigint;

@@ -8,7 +8,7 @@ import { NullEngine } from '@babylonjs/core/Engines/nullEngine.js';
 import { Vector3 } from '@babylonjs/core/Maths/math.vector.js';
 import { Logger as BabylonLogger } from '@babylonjs/core/Misc/logger.js';
 import { Scene } from '@babylonjs/core/scene.js';
-import { consoleLogger, type Logger } from '../../plugin/net/types';
+import { consoleLogger, type Logger } from 'switchboard';
 import { BotBrain } from '../game/bot-brain';
 import { stepMovement } from '../game/movement';
 import { GameWorld } from '../babylon/game-world';

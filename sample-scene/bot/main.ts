@@ -7,7 +7,7 @@
  * parent is gone) and on SIGINT/SIGTERM; a clean stop exits with code 0.
  */
 import { createInterface } from 'node:readline';
-import type { Logger } from '../../plugin/net/types';
+import type { Logger } from 'switchboard';
 import { BOT_USAGE, parseBotArgs } from './bot-args';
 import { startBot, type RunningBot } from './bot';
 

@@ -4,7 +4,7 @@
  */
 import { Matrix, Vector3 } from '@babylonjs/core/Maths/math.vector.js';
 import type { Scene } from '@babylonjs/core/scene.js';
-import type { PeerId } from '../../plugin/net/types';
+import type { PeerId } from 'switchboard';
 import type { GameWorld } from '../babylon/game-world';
 
 const HEAD_HEIGHT = 1.1;

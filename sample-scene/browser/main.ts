@@ -5,7 +5,7 @@
  */
 import { Engine } from '@babylonjs/core/Engines/engine.js';
 import { Scene } from '@babylonjs/core/scene.js';
-import type { Logger } from '../../plugin/net/types';
+import type { Logger } from 'switchboard';
 import { GameWorld } from '../babylon/game-world';
 import { createStage } from '../babylon/stage';
 import { stepMovement } from '../game/movement';

@@ -3,7 +3,7 @@
  * last samples (throughput filled, RTT as a line), so a developer sees the network at a glance.
  * Numbers come from getPeerStats() through NetGraphModel.
  */
-import type { PeerId } from '../../plugin/net/types';
+import type { PeerId } from 'switchboard';
 import { NetGraphModel, sparklinePoints, type NetGraphPeer } from '../game/net-graph-model';
 import type { GameSession } from '../session/game-session';
 

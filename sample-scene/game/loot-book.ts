@@ -15,7 +15,7 @@
  * dropper leaves, its undecided items vanish for everyone (nobody got them). Pure: no Babylon, no
  * network; it returns the messages to send and the events to show.
  */
-import type { PeerId } from '../../plugin/net/types';
+import type { PeerId } from 'switchboard';
 import { ARENA_HALF_SIZE, MAX_LOOT_PER_DROPPER, MAX_REMEMBERED_PICKUPS, PICKUP_RADIUS } from './constants';
 import type { LootMessage } from './loot-messages';
 import { distance, type Planar } from './movement';

@@ -11,9 +11,9 @@
  * A loot item is named by (dropper, seq). Decoding checks the kind, the exact length and that
  * coordinates are finite; it never throws.
  */
-import { structCodec, type MessageCodec } from '../../plugin/components/codecs';
-import { decodeError, decodeOk, type Decoded } from '../../plugin/net/result';
-import type { PeerId } from '../../plugin/net/types';
+import { structCodec, type MessageCodec } from 'switchboard';
+import { decodeError, decodeOk, type Decoded } from 'switchboard';
+import type { PeerId } from 'switchboard';
 
 export type LootMessage =
   | { kind: 'drop'; seq: number; x: number; z: number }

@@ -2,7 +2,7 @@
  * The numbers behind the net graph: per peer, samples of RTT, loss and throughput taken from
  * getPeerStats() at a fixed interval, kept in bounded series for the sparklines. Pure.
  */
-import type { PeerId, PeerState, PeerStats } from '../../plugin/net/types';
+import type { PeerId, PeerState, PeerStats } from 'switchboard';
 
 export interface NetGraphSample {
   /** When the sample was taken (ms, the caller's clock). */

@@ -2,7 +2,7 @@
  * How a player looks, derived from its peer id alone so every peer draws it the same without
  * sending anything: a colour, a short label and a spawn point.
  */
-import type { PeerId } from '../../plugin/net/types';
+import type { PeerId } from 'switchboard';
 import { ARENA_HALF_SIZE } from './constants';
 
 export interface Rgb {

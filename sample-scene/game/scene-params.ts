@@ -2,7 +2,7 @@
  * The page's URL parameters: `?lobby=name&loss=0.1&latency=80&jitter=10&seed=7`. Bad values are
  * reported (and the default used) rather than silently accepted.
  */
-import type { LinkConditioner } from '../../plugin/net/types';
+import type { LinkConditioner } from 'switchboard';
 
 export interface SceneParams {
   lobby: string;

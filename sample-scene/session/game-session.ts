@@ -8,9 +8,9 @@
  *   session.events$ → 'player-joined' | 'player-left' | 'player-state' | loot events
  */
 import { Observable, Subject, Subscription } from 'rxjs';
-import type { NetworkManagerComponent } from '../../plugin/components/network-manager-component';
-import { Result } from '../../plugin/net/result';
-import { consoleLogger, type Logger, type PeerId, type PeerState, type PeerStats } from '../../plugin/net/types';
+import type { NetworkManagerComponent } from 'switchboard';
+import { Result } from 'switchboard';
+import { consoleLogger, type Logger, type PeerId, type PeerState, type PeerStats } from 'switchboard';
 import { DROP_DISTANCE, LOOT_CHANNEL } from '../game/constants';
 import { LootBook, type DropOutcome, type LootBookOptions, type LootEffects, type LootEvent } from '../game/loot-book';
 import { lootCodec } from '../game/loot-messages';

@@ -4,11 +4,11 @@
  * start a GameSession, and let bindRouteSync open every other member of the lobby as a peer.
  */
 import type { Scene } from '@babylonjs/core/scene.js';
-import type { NetworkManagerComponent } from '../../plugin/components/network-manager-component';
-import { installSwitchboard } from '../../plugin/host';
-import { ColyseusLobby } from '../../plugin/lobby/colyseus-lobby';
-import { bindRouteSync, type RouteSyncSubscription } from '../../plugin/lobby/route-sync';
-import { consoleLogger, type LinkConditioner, type Logger } from '../../plugin/net/types';
+import type { NetworkManagerComponent } from 'switchboard';
+import { installSwitchboard } from 'switchboard';
+import { ColyseusLobby } from 'switchboard';
+import { bindRouteSync, type RouteSyncSubscription } from 'switchboard';
+import { consoleLogger, type LinkConditioner, type Logger } from 'switchboard';
 import { LOOT_CHANNEL, TRANSFORM_CHANNEL } from '../game/constants';
 import { GameSession } from './game-session';
 

@@ -3,10 +3,13 @@
  * a pipe from us: `quit` stops it, and if we die its stdin ends and it stops on its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { REPOSITORY_ROOT } from './paths';
 
 export const BOT_ENTRY = path.join(REPOSITORY_ROOT, 'sample-scene', 'bot', 'main.ts');
+/** The bot compiled into the published switchboard-server (dist/sample/bot.cjs, next to the command). */
+const PREBUILT_BOT = path.join(__dirname, 'sample', 'bot.cjs');
 export const MAX_BOTS = 32;
 const STOP_GRACE_MS = 5_000;
 
@@ -33,9 +36,8 @@ export function botCommand(options: BotProcessOptions, index: number): { command
   return {
     command: process.execPath,
     args: [
-      '-r',
-      'ts-node/register/transpile-only',
-      BOT_ENTRY,
+      // The repository runs the sources (the sample imports 'switchboard' from source: -C).
+      ...(existsSync(PREBUILT_BOT) ? [PREBUILT_BOT] : ['-C', 'switchboard-source', '-r', 'ts-node/register/transpile-only', BOT_ENTRY]),
       '--relay',
       options.relay,
       '--lobby-url',

@@ -14,7 +14,7 @@ import { PAGE_CONFIG_PATH, type PageConfig } from '../../sample-scene/game/page-
 import { DEFAULT_LOBBY } from '../../sample-scene/game/scene-params';
 import { MAX_BOTS, spawnBots, type BotProcesses } from './bot-processes';
 import { DEV_USAGE, parseDevArgs } from './dev-args';
-import { buildSceneBundle, type SceneBundle } from './scene-bundle';
+import { loadSceneBundle, type SceneBundle } from './scene-source';
 import { startStaticServer } from './static-server';
 
 export interface DevStackOptions {
@@ -54,7 +54,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(lobbyName)) throw new RangeError(`dev stack: lobby name must be 1..64 characters of A-Z a-z 0-9 _ . : -, got ${JSON.stringify(lobbyName)}`);
   if (!Number.isInteger(botCount) || botCount < 0 || botCount > MAX_BOTS) throw new RangeError(`dev stack: bots must be an integer 0..${MAX_BOTS}, got ${botCount}`);
   const logger = warningsOnly(options.logger ?? consoleLogger);
-  const bundle = options.bundle ?? (await buildSceneBundle());
+  const bundle = options.bundle ?? (await loadSceneBundle());
 
   // Started in order, closed in reverse; a failure part-way closes what already runs.
   const started: { close(): Promise<void> }[] = [];

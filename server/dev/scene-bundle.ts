@@ -46,6 +46,8 @@ export async function buildSceneBundle(options: BuildSceneBundleOptions = {}): P
     metafile: true,
     logLevel: 'silent',
     absWorkingDir: REPOSITORY_ROOT,
+    // The sample imports 'switchboard'; in the repository that is plugin/index.ts (package.json exports).
+    conditions: ['switchboard-source'],
     outfile: 'app.js',
   });
   const output = result.outputFiles.find((f) => f.path.endsWith('.js'));

@@ -51,6 +51,7 @@ const CLOSE_WITH_ERROR = 4002;
  * Builds the room class for one lobby server; the class keeps that server's configuration, its
  * lobbies by name (to refuse a join to a full lobby instead of opening a second one under the same
  * name) and its counters.
+ * @internal (left out of the published .d.ts: its type is an anonymous Room subclass)
  */
 export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCounters) {
   const lobbies = new Map<string, Room>();

@@ -4,7 +4,15 @@
  * `--platform=browser`) neither includes nor fails on it. Returns null where there is no
  * CommonJS `require` (browsers, ESM builds); a module that exists but fails to load throws.
  */
-const hiddenRequire: ((id: string) => unknown) | null = typeof require === 'function' ? require : null;
+let hiddenRequire: ((id: string) => unknown) | null = typeof require === 'function' ? require : null;
+
+/**
+ * ES modules have no `require`: the package's Node ESM entry (dist/esm/plugin/index.node.js) hands
+ * in one made by `createRequire`, so udp://, 'ws' and node:crypto work there too.
+ */
+export function provideNodeRequire(nodeRequire: (id: string) => unknown): void {
+  hiddenRequire = nodeRequire;
+}
 
 export function loadNodeModule<T>(id: string): T | null {
   if (hiddenRequire === null || !isNode()) return null;
