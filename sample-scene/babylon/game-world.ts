@@ -11,6 +11,7 @@ import { CreateBox } from '@babylonjs/core/Meshes/Builders/boxBuilder.js';
 import { CreateCapsule } from '@babylonjs/core/Meshes/Builders/capsuleBuilder.js';
 import { CreatePolyhedron } from '@babylonjs/core/Meshes/Builders/polyhedronBuilder.js';
 import type { Mesh } from '@babylonjs/core/Meshes/mesh.js';
+import type { Observer } from '@babylonjs/core/Misc/observable.js';
 import { TransformNode } from '@babylonjs/core/Meshes/transformNode.js';
 import type { Scene } from '@babylonjs/core/scene.js';
 import type { Subscription } from 'rxjs';
@@ -25,6 +26,12 @@ import type { GameSession, Player, SessionEvent } from '../session/game-session'
 /** Height of an avatar's centre above the ground. */
 const AVATAR_Y = 0.8;
 const LOOT_Y = 0.4;
+/**
+ * A replica waits at this height, disabled, until its owner's first snapshot places it: a peer
+ * that never sends (a page that died but still holds its lobby seat) is never drawn. Owners
+ * always send AVATAR_Y, so any other height means "placed by the network".
+ */
+const UNPLACED_Y = -1000;
 
 export interface GameWorldOptions {
   /** Build meshes and materials (browser) or only transform nodes (headless). */
@@ -35,6 +42,8 @@ export interface AvatarView {
   readonly player: Player;
   readonly node: TransformNode;
   readonly body: Mesh | null;
+  /** Ours always; a replica once its first transform arrived (before that it is not drawn). */
+  readonly placed: boolean;
 }
 
 export interface LootView {
@@ -54,6 +63,7 @@ export class GameWorld {
   private readonly avatars = new Map<PeerId, AvatarView>();
   private readonly lootViews = new Map<LootKey, LootView>();
   private readonly subscription: Subscription;
+  private readonly beforeRender: Observer<Scene>;
   private lootMaterial: StandardMaterial | null = null;
   private readonly local: AvatarView;
   private yaw = 0;
@@ -71,6 +81,7 @@ export class GameWorld {
     this.local.node.rotation.y = this.yaw;
     for (const item of session.loot.items()) this.addLoot(item);
     this.subscription = session.events$.subscribe((event) => this.onEvent(event));
+    this.beforeRender = scene.onBeforeRenderObservable.add(() => this.revealPlaced());
   }
 
   /** Where our player stands. */
@@ -107,9 +118,15 @@ export class GameWorld {
     return [...this.lootViews.values()];
   }
 
-  /** Every avatar's position as drawn here (replicas: interpolated), ours first. */
+  /** Avatars drawn: ours and every replica already placed by its owner's snapshot. */
+  placedAvatarViews(): AvatarView[] {
+    this.revealPlaced();
+    return this.avatarViews().filter((view) => view.placed);
+  }
+
+  /** Every drawn avatar's position here (replicas: interpolated), ours first. */
   positions(): AvatarPosition[] {
-    return this.avatarViews().map(({ player, node }) => ({
+    return this.placedAvatarViews().map(({ player, node }) => ({
       peerId: player.peerId.toString(),
       label: player.label,
       isSelf: player.isSelf,
@@ -121,10 +138,20 @@ export class GameWorld {
   /** Removes every node this world made. Idempotent; the scene and session stay. */
   dispose(): void {
     this.subscription.unsubscribe();
+    this.scene.onBeforeRenderObservable.remove(this.beforeRender);
     for (const peerId of [...this.avatars.keys()]) this.removeAvatar(peerId);
     for (const key of [...this.lootViews.keys()]) this.removeLoot(key);
     this.lootMaterial?.dispose();
     this.lootMaterial = null;
+  }
+
+  /** Enables the replicas whose first snapshot has arrived; runs before every render. */
+  private revealPlaced(): void {
+    for (const [peerId, view] of this.avatars) {
+      if (view.placed || view.node.position.y === UNPLACED_Y) continue;
+      this.avatars.set(peerId, { ...view, placed: true });
+      view.node.setEnabled(true);
+    }
   }
 
   private onEvent(event: SessionEvent): void {
@@ -158,8 +185,9 @@ export class GameWorld {
     const name = `avatar ${player.label}`;
     const node = new TransformNode(name, this.scene);
     const spawn = spawnPointFor(player.peerId);
-    // A replica stays here until its first snapshot arrives.
-    node.position.set(spawn.x, AVATAR_Y, spawn.z);
+    // Ours starts at its spawn point; a replica is hidden until its first snapshot places it.
+    node.position.set(spawn.x, player.isSelf ? AVATAR_Y : UNPLACED_Y, spawn.z);
+    node.setEnabled(player.isSelf);
     let body: Mesh | null = null;
     if (this.options.visual) {
       const material = new StandardMaterial(`${name} material`, this.scene);
@@ -175,7 +203,7 @@ export class GameWorld {
       nose.parent = body;
     }
     node.addBehavior(new NetworkedTransform({ entityId: AVATAR_ENTITY_ID, owner: player.peerId }));
-    this.avatars.set(player.peerId, { player, node, body });
+    this.avatars.set(player.peerId, { player, node, body, placed: player.isSelf });
     this.showState(player);
   }
 

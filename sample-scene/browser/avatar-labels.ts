@@ -29,7 +29,7 @@ export class AvatarLabels {
     const viewport = camera.viewport.toGlobal(width, height);
     const transform = this.scene.getTransformMatrix();
     const seen = new Set<PeerId>();
-    for (const { player, node } of this.world.avatarViews()) {
+    for (const { player, node } of this.world.placedAvatarViews()) {
       seen.add(player.peerId);
       let label = this.labels.get(player.peerId);
       if (!label) {

@@ -11,6 +11,10 @@ export interface SampleDebugHook {
   ready(): boolean;
   peerId(): string | null;
   lobby(): string;
+  /** Our id in the lobby, and every member the lobby lists (ourselves included). */
+  memberId(): string | null;
+  lobbyMembers(): string[];
+  /** Every avatar drawn (ours first); a peer's appears once its first transform arrived. */
   positions(): AvatarPosition[];
   loot(): { key: string; dropper: string; x: number; z: number; state: string }[];
   pickups(): { key: string; dropper: string; winner: string }[];
@@ -33,6 +37,8 @@ export function installDebugHook(target: Window, sources: DebugSources): SampleD
     ready: () => sources.status === 'ready',
     peerId: () => sources.joined?.session.self.toString() ?? null,
     lobby: () => sources.lobby,
+    memberId: () => sources.joined?.lobby.selfId ?? null,
+    lobbyMembers: () => sources.joined?.lobby.members().map((m) => m.id) ?? [],
     positions: () => sources.world?.positions() ?? [],
     loot: () =>
       sources.joined?.session.loot.items().map((i) => ({ key: i.key, dropper: i.dropper.toString(), x: i.x, z: i.z, state: i.state })) ?? [],

@@ -118,6 +118,9 @@ async function main(): Promise<void> {
       if (!scene.isDisposed && performance.now() - lastFrameAt > BACKGROUND_FRAME_MS * 2) scene.render();
     });
     window.addEventListener('resize', () => engine.resize());
+    // Leave the lobby while the page can still send (idempotent): beforeunload comes first when the
+    // tab closes, pagehide also covers navigations and mobile browsers that skip beforeunload.
+    window.addEventListener('beforeunload', () => void joined.leave());
     window.addEventListener('pagehide', () => {
       ticker.dispose();
       scene.onBeforeRenderObservable.remove(spin);

@@ -100,6 +100,9 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   }
 }
 
+/** A signal this soon after the first is the same Ctrl-C (npm's forwarded copy), not a second one. */
+const SAME_INTERRUPT_MS = 1_000;
+
 export interface DevCliIo {
   out(line: string): void;
   err(line: string): void;
@@ -109,6 +112,8 @@ export interface DevCliIo {
  * `npm start` / `switchboard dev`: starts the stack, prints the URL, and on SIGINT or SIGTERM
  * (Ctrl-C) closes everything. Resolves with the exit code: 0 after a clean stop, 1 when the stack
  * could not start or close, 2 for bad arguments. A second Ctrl-C while closing resolves 130 at once.
+ * Signals within SAME_INTERRUPT_MS of the first count as that first one: under `npm start` the
+ * terminal's SIGINT reaches node and npm, and npm forwards its copy to node as well.
  */
 export async function runDevCli(args: readonly string[], io: Partial<DevCliIo> = {}): Promise<number> {
   const out = io.out ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -137,15 +142,16 @@ export async function runDevCli(args: readonly string[], io: Partial<DevCliIo> =
   out('Ctrl-C stops everything');
 
   return new Promise<number>((resolve) => {
-    let stopping = false;
+    let stoppingSince: number | null = null;
     const onSignal = () => {
-      if (stopping) {
+      if (stoppingSince !== null && performance.now() - stoppingSince < SAME_INTERRUPT_MS) return;
+      if (stoppingSince !== null) {
         err('switchboard dev: second interrupt, exiting without waiting');
         for (const child of stack.bots.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         resolve(130);
         return;
       }
-      stopping = true;
+      stoppingSince = performance.now();
       out('switchboard dev: stopping…');
       stack.close().then(
         () => {

@@ -38,6 +38,8 @@ interface MemberData {
   bucket: TokenBucket;
   misbehaviour: number;
   kicked: boolean;
+  /** WebSocket close code of the connection that just closed (set just before onLeave). */
+  closeCode?: number;
 }
 
 interface MemberAuth {
@@ -46,6 +48,12 @@ interface MemberAuth {
 
 /** WebSocket close code Colyseus uses when it drops a client for an error. */
 const CLOSE_WITH_ERROR = 4002;
+/**
+ * 1001 "going away": the browser closes a page's WebSockets with it when the page is closed or
+ * navigated away from. That member is not coming back, so it gets no reconnect window (a dropped
+ * network closes with 1006 and does).
+ */
+const CLOSE_GOING_AWAY = 1001;
 
 /**
  * Builds the room class for one lobby server; the class keeps that server's configuration, its
@@ -127,7 +135,8 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
     }
 
     override async onLeave(client: Client<MemberData, MemberAuth>, consented?: boolean): Promise<void> {
-      if (consented !== true && config.reconnectSeconds > 0 && client.userData?.kicked !== true) {
+      const goingAway = client.userData?.closeCode === CLOSE_GOING_AWAY;
+      if (consented !== true && !goingAway && config.reconnectSeconds > 0 && client.userData?.kicked !== true) {
         try {
           await this.allowReconnection(client, config.reconnectSeconds);
           counters.reconnections++;
@@ -145,6 +154,12 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
     override onDispose(): void {
       if (lobbies.get(this.lobbyName) === this) lobbies.delete(this.lobbyName);
       counters.lobbies = lobbies.size;
+    }
+
+    /** Colyseus hands onLeave only "consented or not"; the close code tells a closed page from a dropped network. */
+    protected override async _onLeave(client: Client<MemberData, MemberAuth>, code?: number): Promise<void> {
+      if (client.userData !== undefined) client.userData.closeCode = code;
+      return super._onLeave(client, code);
     }
 
     /** Colyseus lets some hostile frames throw out of its message dispatch (e.g. a type named "constructor"). */

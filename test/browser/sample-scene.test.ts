@@ -2,7 +2,8 @@
  * The sample page in Debian's Chromium (playwright-core, flags of shared/BROWSER-TESTING.md) on
  * the dev stack started in-process with every port 0: two pages see each other's avatar, a key
  * held in page A moves A's avatar in page B, and loot dropped in A appears in B while both send
- * through the link conditioner at 20 % loss. Screenshots of every page go to test-output/browser/.
+ * through the link conditioner at 20 % loss; a closed, crashed or silent player is never drawn as
+ * a ghost avatar for the players who come after it. Screenshots of every page go to test-output/browser/.
  *
  * Without /usr/bin/chromium the tests are skipped with a notice, except under CI=true, where a
  * missing browser fails the run (.ci/run installs it).
@@ -14,6 +15,9 @@ import type { Page } from 'playwright-core';
 import type { SampleDebugHook } from '../../sample-scene/browser/debug-hook';
 import { CHROMIUM_PATH, chromiumInstalled, launchChromium, type LaunchedChromium } from '../../server/dev/chromium';
 import { startDevStack, type DevStack } from '../../server/dev/dev-stack';
+import { ColyseusLobby } from '../../plugin/lobby/colyseus-lobby';
+import { bindRouteSync } from '../../plugin/lobby/route-sync';
+import { createTestPeer, frame } from '../helpers/managers';
 
 const OUTPUT = path.resolve(__dirname, '..', '..', 'test-output', 'browser');
 const SKIP_NOTICE = `SKIPPED browser tests: ${CHROMIUM_PATH} not found (apt-get install -y chromium)`;
@@ -112,6 +116,73 @@ describe('sample page in Chromium (two players)', function () {
     expect(end.x - start.x, 'A walked right').to.be.greaterThan(3);
     await a.page.screenshot({ path: path.join(OUTPUT, 'move-page-a.png') });
     await b.page.screenshot({ path: path.join(OUTPUT, 'move-page-b.png') });
+  });
+
+  /** Records, in the page, every avatar it ever draws (sampled every 20 ms, also in the background). */
+  async function recordDrawn(page: Page): Promise<() => Promise<string[]>> {
+    await page.evaluate(() => {
+      const seen = new Set<string>();
+      (window as unknown as { __drawnEver: Set<string> }).__drawnEver = seen;
+      setInterval(() => {
+        for (const p of window.__switchboard.positions()) seen.add(p.peerId);
+      }, 20);
+    });
+    return async () => (await page.evaluate(() => [...(window as unknown as { __drawnEver: Set<string> }).__drawnEver])).sort();
+  }
+
+  it('a page that was closed leaves the lobby at once and never shows up as a ghost avatar for the next players', async () => {
+    const gone = await openPlayer(chrome!, stack!, 'lobby=browser-ghost', pageErrors);
+    const goneMember = (await gone.page.evaluate(() => window.__switchboard.memberId()))!;
+    await gone.page.close();
+    const b = await openPlayer(chrome!, stack!, 'lobby=browser-ghost', pageErrors);
+    const drawnEver = await recordDrawn(b.page);
+    // Without a consented leave the lobby would keep the closed page's seat for reconnectSeconds (20 s).
+    await pageWait(b.page, 'the closed page to be gone from the lobby', (id: string) => !window.__switchboard.lobbyMembers().includes(id), goneMember, 5_000);
+    const c = await openPlayer(chrome!, stack!, 'lobby=browser-ghost', pageErrors);
+    await waitForEachOther(b, c);
+    expect(await drawnEver(), 'avatars B ever drew').to.deep.equal([b.peerId, c.peerId].sort());
+    expect((await b.page.evaluate(() => window.__switchboard.positions())).map((p) => p.peerId)).to.deep.equal([b.peerId, c.peerId]);
+  });
+
+  it('a page whose renderer crashed (no pagehide, the browser closes its socket going-away) leaves the lobby at once, never drawn', async () => {
+    const gone = await openPlayer(chrome!, stack!, 'lobby=browser-crash', pageErrors);
+    const goneMember = (await gone.page.evaluate(() => window.__switchboard.memberId()))!;
+    const cdp = await chrome!.context.newCDPSession(gone.page);
+    const crashed = new Promise<void>((resolve) => gone.page.once('crash', () => resolve()));
+    void cdp.send('Page.crash').catch(() => undefined); // the call itself dies with the renderer
+    await crashed;
+    await gone.page.close();
+    const b = await openPlayer(chrome!, stack!, 'lobby=browser-crash', pageErrors);
+    const drawnEver = await recordDrawn(b.page);
+    // A reconnect window would keep the crashed page's seat (and B's peer for it) for 20 s.
+    await pageWait(b.page, 'the crashed page to be gone from the lobby', (id: string) => !window.__switchboard.lobbyMembers().includes(id), goneMember, 5_000);
+    const c = await openPlayer(chrome!, stack!, 'lobby=browser-crash', pageErrors);
+    await b.page.bringToFront();
+    await waitForEachOther(b, c);
+    expect(await drawnEver(), 'avatars B ever drew').to.deep.equal([b.peerId, c.peerId].sort());
+  });
+
+  it('a lobby member whose game never sends a transform (connected, no avatar yet) is not drawn at all', async () => {
+    // A Node member with a manager and route sync but no scene: B connects to it and hears nothing on the transform channel.
+    const lobby = await ColyseusLobby.join(stack!.lobby.url, 'browser-silent', { logger: quiet });
+    const silent = createTestPeer({ relay: stack!.relay.udpUrl, token: lobby.relayToken });
+    const sync = bindRouteSync(silent.net, lobby, { channels: [{ id: 0, reliable: true }, { id: 1, reliable: false }], logger: quiet });
+    const pump = setInterval(() => frame([silent]), 16);
+    try {
+      const b = await openPlayer(chrome!, stack!, 'lobby=browser-silent', pageErrors);
+      const drawnEver = await recordDrawn(b.page);
+      await pageWait(b.page, 'B to connect to the silent member', (id: string) => window.__switchboard.peers().some((p) => p.peerId === id && p.state === 'connected'), silent.id.toString());
+      const c = await openPlayer(chrome!, stack!, 'lobby=browser-silent', pageErrors);
+      await b.page.bringToFront();
+      await waitForEachOther(b, c);
+      expect(await drawnEver(), 'avatars B ever drew').to.deep.equal([b.peerId, c.peerId].sort());
+      await b.page.screenshot({ path: path.join(OUTPUT, 'ghost-page-b.png') });
+    } finally {
+      clearInterval(pump);
+      sync.unsubscribe();
+      await lobby.leave();
+      await silent.net.dispose();
+    }
   });
 
   it('loot dropped in page A appears in page B with the link conditioner at 20 % loss', async () => {

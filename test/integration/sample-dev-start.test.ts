@@ -2,6 +2,7 @@
  * `npm start` smoke test: runs package.json's start command (with every port 0 and one bot) in
  * its own process group, fetches the page it prints within 30 s, then sends SIGINT to the group
  * like Ctrl-C in a terminal: the stack must stop cleanly (exit code 0) with no process left.
+ * A second case runs the real `npm start` (npm → sh → node), as a developer types it.
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +17,8 @@ const ROOT = path.resolve(__dirname, '..', '..');
 function startCommand(): { command: string; args: string[] } {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const words = pkg.scripts.start!.split(/\s+/).filter(Boolean);
+  // `exec node …`: the shell npm runs the script in replaces itself with node (see README).
+  if (words[0] === 'exec') words.shift();
   expect(words[0], 'the start script runs node').to.equal('node');
   return { command: process.execPath, args: words.slice(1) };
 }
@@ -78,5 +81,53 @@ describe('npm start (dev stack smoke test)', function () {
     expect(result, `exit after SIGINT (stdout: ${stdout}; stderr: ${stderr})`).to.deep.equal({ code: 0, signal: null });
     expect(stdout).to.contain('switchboard dev: stopped');
     await waitFor('every process of the stack (the bot included) to be gone', () => !groupAlive(child!.pid!), { timeoutMs: 10_000, intervalMs: 50 });
+  });
+
+  it("counts npm's forwarded copy of the SIGINT as the same Ctrl-C (exit 0, not the second-interrupt 130)", async () => {
+    const { command, args } = startCommand();
+    // One bot, so the stop lasts (the bot is asked to quit and waited for) when the copy arrives.
+    child = spawn(command, [...args, '--port', '0', '--relay-port', '0', '--lobby-port', '0', '--bots', '1'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child!.once('exit', (code, signal) => resolve({ code, signal })));
+    await waitFor(`the bot to join (stderr: ${JSON.stringify(stderr)})`, () => /\[bot 1\] joined lobby/.test(stderr) || child!.exitCode !== null, { timeoutMs: 30_000, intervalMs: 20 });
+    process.kill(-child.pid!, 'SIGINT');
+    await waitFor('the stack to start stopping', () => stdout.includes('stopping') || child!.exitCode !== null, { timeoutMs: 10_000, intervalMs: 1 });
+    // What npm does right after the terminal's SIGINT: it forwards SIGINT to its script.
+    if (child.exitCode === null) process.kill(child.pid!, 'SIGINT');
+    const result = await Promise.race([exit, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 20_000).unref())]);
+    expect(result, `exit (stdout: ${stdout}; stderr: ${stderr})`).to.deep.equal({ code: 0, signal: null });
+    expect(stdout).to.contain('switchboard dev: stopped');
+    expect(stderr).not.to.contain('second interrupt');
+  });
+
+  it('under npm itself: Ctrl-C (SIGINT to the process group) stops the stack and npm exits 0', async () => {
+    // npm forwards SIGINT to its script too, so node sees the terminal's SIGINT and npm's copy.
+    child = spawn('npm', ['start', '--', '--port', '0', '--relay-port', '0', '--lobby-port', '0'], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child!.once('exit', (code, signal) => resolve({ code, signal })));
+    await waitFor(`the dev stack to be up under npm (stdout: ${JSON.stringify(stdout)}; stderr: ${JSON.stringify(stderr)})`, () => stdout.includes('Ctrl-C stops everything') || child!.exitCode !== null, {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    });
+    expect(child.exitCode, `npm start still running; stderr: ${stderr}`).to.equal(null);
+
+    process.kill(-child.pid!, 'SIGINT');
+    const result = await Promise.race([exit, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 20_000).unref())]);
+    expect(result, `npm's exit after SIGINT (stdout: ${stdout}; stderr: ${stderr})`).to.deep.equal({ code: 0, signal: null });
+    // npm exited after the stack had stopped, not before it, and not through the second-Ctrl-C path.
+    expect(stdout).to.contain('switchboard dev: stopped');
+    expect(stderr).not.to.contain('second interrupt');
+    await waitFor('every process of the stack to be gone', () => !groupAlive(child!.pid!), { timeoutMs: 10_000, intervalMs: 50 });
   });
 });
