@@ -13,6 +13,8 @@ export interface WsConnection {
   readonly ip: string;
   session: Session | null;
   registerTimer: ReturnType<typeof setTimeout> | null;
+  /** When the relay began closing it (performance.now()), or null; one that lingers is terminated by the sweep. */
+  closingSinceMs: number | null;
 }
 
 export interface Session {

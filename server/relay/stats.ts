@@ -41,6 +41,14 @@ export interface RelayStats {
   wsSessions: number;
   /** Open WebSocket connections, with or without a session. */
   wsConnections: number;
+  /** Open WebSocket connections without a session (bounded per address and in all; they take no session capacity). */
+  wsPendingConnections: number;
+  /** Unregistered WebSocket connections closed to make room for a newer one (per-address or overall bound). */
+  wsConnectionsEvicted: number;
+  /** WebSocket connections refused at once: the address had maxConnectionsPerIp, all with sessions, or the relay was closing. */
+  wsConnectionsRefused: number;
+  /** WebSocket connections closed (code 4001) for registering nothing within registerTimeoutMs. */
+  wsRegisterTimeouts: number;
   /** Datagrams (UDP datagrams and binary WebSocket messages) received, any kind. */
   datagramsIn: number;
   bytesIn: number;
