@@ -34,6 +34,12 @@ export interface RelayOptions {
   sessionDatagramsPerSecond?: number;
   /** Bytes per second one session may send (default 20000000; the burst is one second's worth). */
   sessionBytesPerSecond?: number;
+  /**
+   * What all sources together may forward to one session per second, counting each datagram as its
+   * length plus 64 bytes (default 4000000, one second of burst). Shared fairly among the sources:
+   * past it, DATA from a source over its share is dropped (`inboundLimited`).
+   */
+  destinationBytesPerSecond?: number;
   /** Longest datagram accepted (default and at most 1500). */
   maxDatagramBytes?: number;
   /** Per-IP rate-limit entries kept at most (default 10000). */
@@ -123,6 +129,7 @@ export function resolveRelayOptions(options: RelayOptions = {}): ResolvedRelayOp
     registrationBurstPerIp: positiveInteger(options.registrationBurstPerIp, 50, 'registrationBurstPerIp'),
     sessionDatagramsPerSecond: positiveNumber(options.sessionDatagramsPerSecond, 20_000, 'sessionDatagramsPerSecond'),
     sessionBytesPerSecond: positiveNumber(options.sessionBytesPerSecond, 20_000_000, 'sessionBytesPerSecond'),
+    destinationBytesPerSecond: positiveNumber(options.destinationBytesPerSecond, 4_000_000, 'destinationBytesPerSecond'),
     maxDatagramBytes: positiveInteger(options.maxDatagramBytes, MAX_RELAY_DATAGRAM_BYTES, 'maxDatagramBytes', MAX_RELAY_DATAGRAM_BYTES),
     maxRateLimitEntries: positiveInteger(options.maxRateLimitEntries, 10_000, 'maxRateLimitEntries', 10_000_000),
     maxWebSocketBufferedBytes: positiveInteger(options.maxWebSocketBufferedBytes, 1 << 20, 'maxWebSocketBufferedBytes'),

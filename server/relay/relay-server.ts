@@ -37,6 +37,7 @@ import {
 import type { Logger } from '../../plugin/net/types';
 import { LogLimiter } from './log-limiter';
 import { resolveRelayOptions, type RelayOptions, type ResolvedRelayOptions } from './options';
+import { InboundBudget } from './inbound-budget';
 import { BoundedBucketMap, TokenBucket } from './rate-limit';
 import { SessionTable, type Session, type WsConnection } from './sessions';
 import { emptyDrops, type RelayStats } from './stats';
@@ -71,6 +72,12 @@ const MAX_ENDPOINT_URL_BYTES = 100;
 /** Biggest WebSocket message the server reads at all; longer ones (up to this) are dropped and counted as oversize. */
 const WS_MAX_PAYLOAD = 64 * 1024;
 const CLOSE_GRACE_MS = 500;
+/** What a datagram costs in a destination's inbound budget beyond its length (headers, per-datagram work). */
+const INBOUND_DATAGRAM_OVERHEAD = 64;
+/** Sources with a share of one destination's budget; later ones share one. */
+const MAX_SOURCES_PER_DESTINATION = 64;
+/** A source silent this long to a destination loses its share there. */
+const INBOUND_SHARE_IDLE_MS = 1000;
 /** Bytes libuv may hold for the UDP socket when the kernel's send buffer is full; past it DATA is dropped. */
 const MAX_UDP_SEND_QUEUE_BYTES = 4 << 20;
 const TOKEN_REFUSALS: Record<Exclude<RelayTokenStatus, 'ok'>, { reason: RefusalReason; detail: string }> = {
@@ -186,6 +193,8 @@ class Relay implements RelayServer {
   private readonly bytesPerMs: number;
   private readonly datagramBurst: number;
   private readonly byteBurst: number;
+  private readonly inboundPerMs: number;
+  private readonly inboundBurst: number;
   private closing: Promise<void> | null = null;
   private allConnectionsGone: (() => void) | null = null;
 
@@ -213,6 +222,9 @@ class Relay implements RelayServer {
     this.bytesPerMs = config.sessionBytesPerSecond / 1000;
     this.datagramBurst = Math.max(1, config.sessionDatagramsPerSecond);
     this.byteBurst = Math.max(config.sessionBytesPerSecond, config.maxDatagramBytes);
+    this.inboundPerMs = config.destinationBytesPerSecond / 1000;
+    // Room for one biggest datagram in each of the shares at least.
+    this.inboundBurst = Math.max(config.destinationBytesPerSecond, (config.maxDatagramBytes + INBOUND_DATAGRAM_OVERHEAD) * MAX_SOURCES_PER_DESTINATION);
 
     udp.on('message', this.onUdpMessage);
     udp.on('error', (error) => this.log.warn(`relay udp socket error: ${error.message}`));
@@ -331,6 +343,15 @@ class Relay implements RelayServer {
     const destination = this.sessions.findById(sessionIdHighAt(datagram), sessionIdLowAt(datagram));
     if (destination === undefined) {
       this.drops.unknownDestination++;
+      return;
+    }
+    let inbound = destination.inbound;
+    if (inbound === null) {
+      inbound = new InboundBudget(this.inboundPerMs, this.inboundBurst, MAX_SOURCES_PER_DESTINATION, INBOUND_SHARE_IDLE_MS, now);
+      destination.inbound = inbound;
+    }
+    if (!inbound.take(source.idLow, datagram.length + INBOUND_DATAGRAM_OVERHEAD, now)) {
+      this.drops.inboundLimited++;
       return;
     }
     // Same length in and out: the received buffer becomes the relay DATA, stamped with the source.
@@ -667,6 +688,7 @@ class Relay implements RelayServer {
       datagramTokens: this.datagramBurst,
       byteTokens: this.byteBurst,
       refilledAtMs: now,
+      inbound: null,
       rtc: null,
       rtcOffers: 0,
     };
@@ -754,6 +776,8 @@ class Relay implements RelayServer {
       if (now - session.lastSeenMs > this.config.sessionIdleMs) {
         this.endSession(session, 'expired');
         this.log.info(`relay: session ${hex(session.id)} expired`);
+      } else if (session.inbound !== null && session.inbound.prune(now)) {
+        session.inbound = null;
       }
     }
     this.registrationBuckets.prune(now);

@@ -17,6 +17,8 @@ export const RELAY_DROP_REASONS = [
   'spoofed',
   /** Over the sender session's datagram or byte rate. */
   'rateLimited',
+  /** DATA over the destination's inbound budget, from a source that had used its fair share of it. */
+  'inboundLimited',
   /** REGISTER over the per-IP registration rate (refused with reason 5). */
   'registerRateLimited',
   /** REGISTER without a valid, unexpired token (refused with reason 1, 2 or 3). */
