@@ -117,7 +117,7 @@ export const bulkSuite: Suite = {
     context.log(`  bare UDP forwarder: ${(bare.bytesPerS / MiB).toFixed(1)} MiB/s`);
     const tcp = await tcpThroughForwarder(windowMs);
     context.log(`  TCP forwarder: ${(tcp.bytesPerS / MiB).toFixed(1)} MiB/s`);
-    const ours = await oursBulk(context, totalBytes, context.quick ? 20_000 : 60_000, { sessionBytesPerSecond: 1e9, sessionDatagramsPerSecond: 1e6 });
+    const ours = await oursBulk(context, totalBytes, context.quick ? 20_000 : 60_000, { sessionBytesPerSecond: 1e9, sessionDatagramsPerSecond: 1e6, destinationBytesPerSecond: 1e9 });
     context.log(`  switchboard: ${(ours.bytesPerS / MiB).toFixed(1)} MiB/s (${ours.complete ? 'complete' : 'INCOMPLETE'})`);
     const oursDefault = context.quick ? null : await oursBulk(context, totalBytes, 60_000, {});
     if (oursDefault) context.log(`  switchboard, relay default rate limits: ${(oursDefault.bytesPerS / MiB).toFixed(1)} MiB/s`);

@@ -16,6 +16,14 @@ export interface RelayOptions {
   maxSessions?: number;
   /** A session with no datagram for this long ends (default 10000). */
   sessionIdleMs?: number;
+  /** A WebSocket that has not registered this long after opening (or after its LEAVE) is closed with code 4001 (default 2000). */
+  registerTimeoutMs?: number;
+  /** WebSocket connections without a session, all addresses together; past it the oldest of them is closed (default 1024). They never take session capacity. */
+  maxPendingConnections?: number;
+  /** WebSocket connections without a session from one IP address; past it that address's oldest one is closed (default 64). */
+  maxPendingConnectionsPerIp?: number;
+  /** WebSocket connections from one IP address, with or without a session; past it a new one is refused (close code 1013) unless one of that address's unregistered ones can give way (default 1024). */
+  maxConnectionsPerIp?: number;
   /** Interval the relay tells clients to send KEEPALIVE at (default 1000, at most 65535). */
   keepaliveMs?: number;
   /** Registrations per second per IP address, refilled continuously (default 20). */
@@ -26,6 +34,12 @@ export interface RelayOptions {
   sessionDatagramsPerSecond?: number;
   /** Bytes per second one session may send (default 20000000; the burst is one second's worth). */
   sessionBytesPerSecond?: number;
+  /**
+   * What all sources together may forward to one session per second, counting each datagram as its
+   * length plus 64 bytes (default 4000000, one second of burst). Shared fairly among the sources:
+   * past it, DATA from a source over its share is dropped (`inboundLimited`).
+   */
+  destinationBytesPerSecond?: number;
   /** Longest datagram accepted (default and at most 1500). */
   maxDatagramBytes?: number;
   /** Per-IP rate-limit entries kept at most (default 10000). */
@@ -52,6 +66,14 @@ export interface RelayOptions {
   /** Module that provides WebRTC (default 'node-datachannel'); tests name a missing one to see a relay without it. */
   webrtcModule?: string;
 }
+
+/** Defaults a test or a caller may want to name. */
+export const RELAY_DEFAULTS = {
+  registerTimeoutMs: 2000,
+  maxPendingConnections: 1024,
+  maxPendingConnectionsPerIp: 64,
+  maxConnectionsPerIp: 1024,
+} as const;
 
 export type ResolvedRelayOptions = Required<Omit<RelayOptions, 'secret' | 'logger'>> & { secret: string | null; logger: Logger };
 
@@ -99,10 +121,15 @@ export function resolveRelayOptions(options: RelayOptions = {}): ResolvedRelayOp
     maxSessions: positiveInteger(options.maxSessions, 10_000, 'maxSessions', 1_000_000),
     sessionIdleMs: positiveInteger(options.sessionIdleMs, Math.max(10_000, keepaliveMs * 5), 'sessionIdleMs', 3_600_000),
     keepaliveMs,
+    registerTimeoutMs: positiveInteger(options.registerTimeoutMs, RELAY_DEFAULTS.registerTimeoutMs, 'registerTimeoutMs', 600_000),
+    maxPendingConnections: positiveInteger(options.maxPendingConnections, RELAY_DEFAULTS.maxPendingConnections, 'maxPendingConnections', 1_000_000),
+    maxPendingConnectionsPerIp: positiveInteger(options.maxPendingConnectionsPerIp, RELAY_DEFAULTS.maxPendingConnectionsPerIp, 'maxPendingConnectionsPerIp', 1_000_000),
+    maxConnectionsPerIp: positiveInteger(options.maxConnectionsPerIp, RELAY_DEFAULTS.maxConnectionsPerIp, 'maxConnectionsPerIp', 1_000_000),
     registrationsPerIpPerSecond: positiveNumber(options.registrationsPerIpPerSecond, 20, 'registrationsPerIpPerSecond'),
     registrationBurstPerIp: positiveInteger(options.registrationBurstPerIp, 50, 'registrationBurstPerIp'),
     sessionDatagramsPerSecond: positiveNumber(options.sessionDatagramsPerSecond, 20_000, 'sessionDatagramsPerSecond'),
     sessionBytesPerSecond: positiveNumber(options.sessionBytesPerSecond, 20_000_000, 'sessionBytesPerSecond'),
+    destinationBytesPerSecond: positiveNumber(options.destinationBytesPerSecond, 4_000_000, 'destinationBytesPerSecond'),
     maxDatagramBytes: positiveInteger(options.maxDatagramBytes, MAX_RELAY_DATAGRAM_BYTES, 'maxDatagramBytes', MAX_RELAY_DATAGRAM_BYTES),
     maxRateLimitEntries: positiveInteger(options.maxRateLimitEntries, 10_000, 'maxRateLimitEntries', 10_000_000),
     maxWebSocketBufferedBytes: positiveInteger(options.maxWebSocketBufferedBytes, 1 << 20, 'maxWebSocketBufferedBytes'),

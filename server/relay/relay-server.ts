@@ -37,6 +37,7 @@ import {
 import type { Logger } from '../../plugin/net/types';
 import { LogLimiter } from './log-limiter';
 import { resolveRelayOptions, type RelayOptions, type ResolvedRelayOptions } from './options';
+import { InboundBudget } from './inbound-budget';
 import { BoundedBucketMap, TokenBucket } from './rate-limit';
 import { SessionTable, type Session, type WsConnection } from './sessions';
 import { emptyDrops, type RelayStats } from './stats';
@@ -70,9 +71,13 @@ const PORT_ATTEMPTS = 16;
 const MAX_ENDPOINT_URL_BYTES = 100;
 /** Biggest WebSocket message the server reads at all; longer ones (up to this) are dropped and counted as oversize. */
 const WS_MAX_PAYLOAD = 64 * 1024;
-/** WebSocket connections beyond maxSessions (clients on their way to registering). */
-const EXTRA_CONNECTIONS = 128;
 const CLOSE_GRACE_MS = 500;
+/** What a datagram costs in a destination's inbound budget beyond its length (headers, per-datagram work). */
+const INBOUND_DATAGRAM_OVERHEAD = 64;
+/** Sources with a share of one destination's budget; later ones share one. */
+const MAX_SOURCES_PER_DESTINATION = 64;
+/** A source silent this long to a destination loses its share there. */
+const INBOUND_SHARE_IDLE_MS = 1000;
 /** Bytes libuv may hold for the UDP socket when the kernel's send buffer is full; past it DATA is dropped. */
 const MAX_UDP_SEND_QUEUE_BYTES = 4 << 20;
 const TOKEN_REFUSALS: Record<Exclude<RelayTokenStatus, 'ok'>, { reason: RefusalReason; detail: string }> = {
@@ -147,11 +152,19 @@ class Relay implements RelayServer {
 
   private readonly sessions = new SessionTable();
   private readonly connections = new Set<WsConnection>();
+  /** Connections without a session, oldest first (insertion order), and the same by address. */
+  private readonly pending = new Set<WsConnection>();
+  private readonly pendingByIp = new Map<string, Set<WsConnection>>();
+  private readonly connectionsByIp = new Map<string, number>();
   private readonly counters: RelayStats = {
     sessions: 0,
     udpSessions: 0,
     wsSessions: 0,
     wsConnections: 0,
+    wsPendingConnections: 0,
+    wsConnectionsEvicted: 0,
+    wsConnectionsRefused: 0,
+    wsRegisterTimeouts: 0,
     datagramsIn: 0,
     bytesIn: 0,
     datagramsOut: 0,
@@ -180,6 +193,8 @@ class Relay implements RelayServer {
   private readonly bytesPerMs: number;
   private readonly datagramBurst: number;
   private readonly byteBurst: number;
+  private readonly inboundPerMs: number;
+  private readonly inboundBurst: number;
   private closing: Promise<void> | null = null;
   private allConnectionsGone: (() => void) | null = null;
 
@@ -207,6 +222,9 @@ class Relay implements RelayServer {
     this.bytesPerMs = config.sessionBytesPerSecond / 1000;
     this.datagramBurst = Math.max(1, config.sessionDatagramsPerSecond);
     this.byteBurst = Math.max(config.sessionBytesPerSecond, config.maxDatagramBytes);
+    this.inboundPerMs = config.destinationBytesPerSecond / 1000;
+    // Room for one biggest datagram in each of the shares at least.
+    this.inboundBurst = Math.max(config.destinationBytesPerSecond, (config.maxDatagramBytes + INBOUND_DATAGRAM_OVERHEAD) * MAX_SOURCES_PER_DESTINATION);
 
     udp.on('message', this.onUdpMessage);
     udp.on('error', (error) => this.log.warn(`relay udp socket error: ${error.message}`));
@@ -258,6 +276,7 @@ class Relay implements RelayServer {
       udpSessions: this.sessions.udpCount,
       wsSessions: this.sessions.wsCount,
       wsConnections: this.connections.size,
+      wsPendingConnections: this.pending.size,
       drops: { ...this.drops },
       rtc: this.rtc.stats(),
     };
@@ -326,6 +345,15 @@ class Relay implements RelayServer {
       this.drops.unknownDestination++;
       return;
     }
+    let inbound = destination.inbound;
+    if (inbound === null) {
+      inbound = new InboundBudget(this.inboundPerMs, this.inboundBurst, MAX_SOURCES_PER_DESTINATION, INBOUND_SHARE_IDLE_MS, now);
+      destination.inbound = inbound;
+    }
+    if (!inbound.take(source.idLow, datagram.length + INBOUND_DATAGRAM_OVERHEAD, now)) {
+      this.drops.inboundLimited++;
+      return;
+    }
     // Same length in and out: the received buffer becomes the relay DATA, stamped with the source.
     rewriteDataAsDelivery(datagram, source.idBytes);
     if (!this.sendToSession(destination, datagram)) return;
@@ -374,24 +402,30 @@ class Relay implements RelayServer {
   // --- WebSocket clients ----------------------------------------------------------------------
 
   private readonly onConnection = (ws: WebSocket, request: http.IncomingMessage): void => {
-    if (this.closing !== null || this.connections.size >= this.config.maxSessions + EXTRA_CONNECTIONS) {
-      ws.close(1013, 'relay full');
+    const ip = request.socket.remoteAddress ?? 'unknown';
+    if (this.closing !== null) {
+      this.counters.wsConnectionsRefused++;
+      ws.close(1013, 'relay shutting down');
       return;
     }
-    const connection: WsConnection = { ws, ip: request.socket.remoteAddress ?? 'unknown', session: null, registerTimer: null };
-    // A connection that never registers does not hold a slot for long.
-    connection.registerTimer = setTimeout(() => {
-      connection.registerTimer = null;
-      if (connection.session === null) ws.close(4001, 'no registration');
-    }, this.config.sessionIdleMs);
-    connection.registerTimer.unref();
+    // An address at its connection bound gets in only if one of its unregistered connections gives way.
+    if ((this.connectionsByIp.get(ip) ?? 0) >= this.config.maxConnectionsPerIp && !this.evictOldestPending(this.pendingByIp.get(ip))) {
+      this.counters.wsConnectionsRefused++;
+      ws.close(1013, 'too many connections from this address');
+      return;
+    }
+    const connection: WsConnection = { ws, ip, session: null, registerTimer: null, closingSinceMs: null };
     this.connections.add(connection);
+    this.connectionsByIp.set(ip, (this.connectionsByIp.get(ip) ?? 0) + 1);
+    this.admitPending(connection);
     const origin: Origin = { transport: 'ws', ip: connection.ip, port: 0, connection };
     ws.on('message', (data: RawData, isBinary: boolean) => this.onWsMessage(origin, data, isBinary));
     ws.on('close', () => {
-      if (connection.registerTimer !== null) clearTimeout(connection.registerTimer);
-      connection.registerTimer = null;
+      this.leavePending(connection);
       this.connections.delete(connection);
+      const left = (this.connectionsByIp.get(ip) ?? 1) - 1;
+      if (left > 0) this.connectionsByIp.set(ip, left);
+      else this.connectionsByIp.delete(ip);
       if (connection.session !== null) this.endSession(connection.session, 'closed');
       if (this.connections.size === 0) this.allConnectionsGone?.();
     });
@@ -399,6 +433,60 @@ class Relay implements RelayServer {
       // 'close' follows and ends the session.
     });
   };
+
+  /**
+   * A connection without a session (new, or after its LEAVE) waits in the pending set: it takes no
+   * session capacity, the oldest pending one of its address (then of the relay) gives way when a
+   * bound is reached, and it is closed if it registers nothing within registerTimeoutMs.
+   */
+  private admitPending(connection: WsConnection): void {
+    const ofIp = this.pendingByIp.get(connection.ip);
+    if (ofIp !== undefined && ofIp.size >= this.config.maxPendingConnectionsPerIp) this.evictOldestPending(ofIp);
+    if (this.pending.size >= this.config.maxPendingConnections) this.evictOldestPending(this.pending);
+    this.pending.add(connection);
+    let set = this.pendingByIp.get(connection.ip);
+    if (set === undefined) {
+      set = new Set();
+      this.pendingByIp.set(connection.ip, set);
+    }
+    set.add(connection);
+    connection.registerTimer = setTimeout(() => {
+      connection.registerTimer = null;
+      if (connection.session !== null || !this.pending.has(connection)) return;
+      this.leavePending(connection);
+      this.counters.wsRegisterTimeouts++;
+      this.closeConnection(connection, 4001, 'no registration');
+    }, this.config.registerTimeoutMs);
+    connection.registerTimer.unref();
+  }
+
+  private leavePending(connection: WsConnection): void {
+    if (connection.registerTimer !== null) clearTimeout(connection.registerTimer);
+    connection.registerTimer = null;
+    if (!this.pending.delete(connection)) return;
+    const set = this.pendingByIp.get(connection.ip);
+    if (set === undefined) return;
+    set.delete(connection);
+    if (set.size === 0) this.pendingByIp.delete(connection.ip);
+  }
+
+  /** Closes the oldest unregistered connection of `set` at once (no closing handshake: it never spoke). False when there is none. */
+  private evictOldestPending(set: Set<WsConnection> | undefined): boolean {
+    if (set === undefined) return false;
+    const oldest = set.values().next();
+    if (oldest.done) return false;
+    const connection = oldest.value;
+    this.leavePending(connection);
+    this.counters.wsConnectionsEvicted++;
+    connection.ws.terminate();
+    return true;
+  }
+
+  /** A close with a code; a peer that never completes the closing handshake is terminated by the sweep. */
+  private closeConnection(connection: WsConnection, code: number, reason: string): void {
+    if (connection.closingSinceMs === null) connection.closingSinceMs = performance.now();
+    connection.ws.close(code, reason);
+  }
 
   private onWsMessage(origin: Origin & { transport: 'ws' }, data: RawData, isBinary: boolean): void {
     const datagram = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
@@ -600,14 +688,14 @@ class Relay implements RelayServer {
       datagramTokens: this.datagramBurst,
       byteTokens: this.byteBurst,
       refilledAtMs: now,
+      inbound: null,
       rtc: null,
       rtcOffers: 0,
     };
     this.sessions.add(session);
     if (origin.connection !== null) {
       origin.connection.session = session;
-      if (origin.connection.registerTimer !== null) clearTimeout(origin.connection.registerTimer);
-      origin.connection.registerTimer = null;
+      this.leavePending(origin.connection);
     }
     return session;
   }
@@ -676,15 +764,9 @@ class Relay implements RelayServer {
     const connection = session.connection;
     if (connection !== null && connection.session === session) {
       connection.session = null;
-      if (why === 'expired') connection.ws.close(4000, 'session expired');
-      else if (why === 'left') {
-        // The client may register again on this connection; if it does not, the timer closes it.
-        connection.registerTimer = setTimeout(() => {
-          connection.registerTimer = null;
-          if (connection.session === null) connection.ws.close(4001, 'no registration');
-        }, this.config.sessionIdleMs);
-        connection.registerTimer.unref();
-      }
+      if (why === 'expired') this.closeConnection(connection, 4000, 'session expired');
+      // The client may register again on this connection; if it does not, the deadline closes it.
+      else if (why === 'left' && connection.closingSinceMs === null) this.admitPending(connection);
     }
   }
 
@@ -694,9 +776,14 @@ class Relay implements RelayServer {
       if (now - session.lastSeenMs > this.config.sessionIdleMs) {
         this.endSession(session, 'expired');
         this.log.info(`relay: session ${hex(session.id)} expired`);
+      } else if (session.inbound !== null && session.inbound.prune(now)) {
+        session.inbound = null;
       }
     }
     this.registrationBuckets.prune(now);
+    for (const connection of this.connections) {
+      if (connection.closingSinceMs !== null && now - connection.closingSinceMs > CLOSE_GRACE_MS) connection.ws.terminate();
+    }
   };
 
   private async shutDown(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { randomFillSync } from 'crypto';
 import type { WebSocket } from 'ws';
+import type { InboundBudget } from './inbound-budget';
 import type { RtcLink } from './webrtc';
 
 /** One WebSocket client; it has at most one session at a time. */
@@ -13,6 +14,8 @@ export interface WsConnection {
   readonly ip: string;
   session: Session | null;
   registerTimer: ReturnType<typeof setTimeout> | null;
+  /** When the relay began closing it (performance.now()), or null; one that lingers is terminated by the sweep. */
+  closingSinceMs: number | null;
 }
 
 export interface Session {
@@ -38,6 +41,8 @@ export interface Session {
   datagramTokens: number;
   byteTokens: number;
   refilledAtMs: number;
+  /** What sources may forward to this session, made on the first DATA to it and dropped when idle and full. */
+  inbound: InboundBudget | null;
   /** WebSocket sessions: the WebRTC data channel bound to the session, when the client asked for one. */
   rtc: RtcLink | null;
   /** RTC_OFFERs this session has made (bounded per session). */

@@ -17,6 +17,8 @@ export const RELAY_DROP_REASONS = [
   'spoofed',
   /** Over the sender session's datagram or byte rate. */
   'rateLimited',
+  /** DATA over the destination's inbound budget, from a source that had used its fair share of it. */
+  'inboundLimited',
   /** REGISTER over the per-IP registration rate (refused with reason 5). */
   'registerRateLimited',
   /** REGISTER without a valid, unexpired token (refused with reason 1, 2 or 3). */
@@ -41,6 +43,14 @@ export interface RelayStats {
   wsSessions: number;
   /** Open WebSocket connections, with or without a session. */
   wsConnections: number;
+  /** Open WebSocket connections without a session (bounded per address and in all; they take no session capacity). */
+  wsPendingConnections: number;
+  /** Unregistered WebSocket connections closed to make room for a newer one (per-address or overall bound). */
+  wsConnectionsEvicted: number;
+  /** WebSocket connections refused at once: the address had maxConnectionsPerIp, all with sessions, or the relay was closing. */
+  wsConnectionsRefused: number;
+  /** WebSocket connections closed (code 4001) for registering nothing within registerTimeoutMs. */
+  wsRegisterTimeouts: number;
   /** Datagrams (UDP datagrams and binary WebSocket messages) received, any kind. */
   datagramsIn: number;
   bytesIn: number;

@@ -94,6 +94,35 @@ describe('relay limits (real relay on 127.0.0.1)', () => {
     expect(relay.stats().drops.rateLimited).to.be.at.least(5);
   });
 
+  it('gives each destination a bounded inbound budget shared fairly: a flooding source cannot starve another source to the same victim', async () => {
+    // 100 kB/s for the victim, all sources together (each datagram counts 64 bytes more than its length).
+    const relay = await relayWith({ destinationBytesPerSecond: 100_000, maxWebSocketBufferedBytes: 16 << 20 });
+    const victim = await RawWsClient.open(relay.wsUrl);
+    closers.push(() => victim.close());
+    const flooder = await udp(relay);
+    const honest = await udp(relay);
+    const victimId = (await registerRaw(victim)).sessionId;
+    await registerRaw(flooder);
+    const honestId = (await registerRaw(honest)).sessionId;
+    const chunks = 100;
+    const floodPerChunk = 20;
+    // The flooder offers 2.1 MB (about 20 s of the budget); the honest source 10 kB, well inside its half.
+    for (let chunk = 0; chunk < chunks; chunk++) {
+      for (let i = 0; i < floodPerChunk; i++) flooder.send(encodeData(victimId, payloadFor(chunk * floodPerChunk + i, 1000)));
+      honest.send(encodeData(victimId, payloadFor(chunk, 40)));
+      // A turn of the event loop per chunk, so the relay reads as the test sends (no kernel buffer overflows).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const total = chunks * (floodPerChunk + 1);
+    await waitFor('every DATA to be forwarded or dropped', () => relay.stats().forwarded + relay.stats().drops.inboundLimited === total);
+    const stats = relay.stats();
+    await waitFor('the victim to get every forwarded DATA', () => victim.received.length === 1 + stats.forwarded);
+    const fromHonest = victim.received.filter((d) => d.length === 9 + 40 && sessionIdFromBytes(d, 1) === honestId);
+    expect(fromHonest, 'DATA of the honest source reaching the victim').to.have.length(chunks);
+    expect(stats.drops.inboundLimited, 'flood DATA dropped at the victim\'s budget').to.be.at.least((chunks * floodPerChunk) / 2);
+    expect(stats.drops.rateLimited).to.equal(0);
+  });
+
   it('drops a UDP REGISTER shorter than 256 bytes without answering', async () => {
     const relay = await relayWith({});
     const client = await udp(relay);

@@ -157,3 +157,58 @@ export function payloadFor(index: number, length: number): Uint8Array {
   for (let i = 0; i < length; i++) bytes[i] = (index * 31 + i * 7) & 0xff;
   return bytes;
 }
+
+/**
+ * A bounded flood of idle WebSockets from 127.0.0.1, as an attacker would open them: it keeps
+ * `concurrent` connections open or opening, never sends a byte on any, and opens a new one each
+ * time one closes, until it has made `maxAttempts` in all. `stop()` closes everything.
+ */
+export class WsFlood {
+  attempts = 0;
+  opened = 0;
+  closed = 0;
+  readonly closeCodes = new Map<number, number>();
+  private readonly live = new Set<WebSocket>();
+  private stopped = false;
+
+  constructor(private readonly url: string, private readonly concurrent: number, private readonly maxAttempts: number) {}
+
+  /** Connections open right now (from this side). */
+  get openNow(): number {
+    let open = 0;
+    for (const ws of this.live) if (ws.readyState === WebSocket.OPEN) open++;
+    return open;
+  }
+
+  get exhausted(): boolean {
+    return this.attempts >= this.maxAttempts;
+  }
+
+  start(): this {
+    for (let i = 0; i < this.concurrent; i++) this.openOne();
+    return this;
+  }
+
+  private openOne(): void {
+    if (this.stopped || this.attempts >= this.maxAttempts) return;
+    this.attempts++;
+    const ws = new WebSocket(this.url);
+    this.live.add(ws);
+    ws.on('open', () => this.opened++);
+    ws.on('error', () => undefined);
+    ws.on('close', (code: number) => {
+      this.closed++;
+      this.closeCodes.set(code, (this.closeCodes.get(code) ?? 0) + 1);
+      this.live.delete(ws);
+      // Reopened on a later turn, so a relay that refuses at once cannot make this a tight loop.
+      setImmediate(() => this.openOne());
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const all = [...this.live];
+    for (const ws of all) ws.terminate();
+    await waitFor('the flood connections to close', () => this.live.size === 0, { timeoutMs: 10_000 });
+  }
+}

@@ -210,6 +210,18 @@ describe('RelayClient (against a scripted relay end)', () => {
     expect(h.registrations.map((r) => r.sessionId)).to.deep.equal([5n, 6n]);
   });
 
+  it('counts the relay lost on the 4th keepalive tick with nothing received (PROTOCOL.md §3.11): 3 KEEPALIVEs go unanswered first', async () => {
+    const h = harness();
+    const first = await registered(h, 5n, 5);
+    let keepalivesAtLoss = -1;
+    h.client.onUnregistered = () => {
+      keepalivesAtLoss = first.kinds().filter((k) => k === 'keepalive').length;
+      h.unregistered++;
+    };
+    await waitFor('the client to give up on the silent relay', () => h.unregistered === 1);
+    expect(keepalivesAtLoss).to.equal(3);
+  });
+
   it('survives an event-loop stall longer than the loss timeout: answers queued behind it still count', async () => {
     const h = harness();
     const link = await registered(h, 5n, 20);

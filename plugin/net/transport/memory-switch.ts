@@ -14,8 +14,11 @@
  * and reordering of DATA come from a seeded generator: one seed, one run.
  *
  * Differences from the relay, on purpose: no tokens (an open relay), no rate limits and no idle
- * expiry; a socket has at most one session (a new REGISTER from it replaces the old session, as
- * over a WebSocket) and closing a socket ends its session. Session ids and secrets come from the
+ * expiry; closing a socket ends the session bound to it. The session rules are the relay's
+ * (PROTOCOL.md §3.10; test/helpers/relay-rule-cases.ts runs the same cases against both): a socket
+ * stands for a UDP address or a WebSocket connection; a udp:// socket's REGISTER with a new nonce
+ * makes a new session that takes the socket while the older one keeps its id unbound until its
+ * KEEPALIVE (from any udp:// socket) binds it again; over ws:// a new REGISTER replaces the session. Session ids and secrets come from the
  * seeded generator: fine for tests, never for anything real. Browser-safe: no Node modules.
  *
  * RelayClient keeps its REGISTER retries and KEEPALIVEs on real timers. With the switch answering
@@ -76,8 +79,10 @@ export const MEMORY_SWITCH_DROP_REASONS = [
   'unknownDestination',
   /** KEEPALIVE or LEAVE naming a session the switch does not have. */
   'unknownSession',
-  /** KEEPALIVE or LEAVE with a wrong secret or from another socket. */
+  /** KEEPALIVE or LEAVE with a wrong secret, or for a ws:// session from another socket, or for a udp:// session from a ws:// socket. */
   'spoofed',
+  /** DATA to a udp:// session whose socket a newer session took (it has not sent KEEPALIVE since). */
+  'destinationUnbound',
   /** REGISTER of another protocol version. */
   'badVersion',
   /** REGISTER while at maxSessions. */
@@ -141,7 +146,10 @@ interface SwitchSession {
   readonly idBytes: Uint8Array;
   readonly secret: Uint8Array;
   readonly nonce: bigint;
-  readonly socket: SocketPort;
+  /** udp:// sessions may lose and regain their socket; ws:// ones keep theirs. */
+  readonly udp: boolean;
+  /** The socket it is bound to; null once a newer session took it (udp:// only). */
+  socket: SocketPort | null;
   readonly registered: Uint8Array;
 }
 
@@ -337,7 +345,7 @@ export class MemorySwitch {
   /** Sets the profile of the socket holding `sessionId` (null: back to the default). False when there is no such session. */
   setSessionLink(sessionId: bigint, profile: MemoryLinkProfile | null): boolean {
     const session = this.sessions.get(sessionId);
-    if (session === undefined) return false;
+    if (session === undefined || session.socket === null) return false;
     session.socket.setProfile(profile);
     return true;
   }
@@ -384,7 +392,7 @@ export class MemorySwitch {
   /** Hands arbitrary bytes to the socket of session `destination`, as if the relay sent them. False when there is no such session. */
   injectRaw(destination: bigint, bytes: Uint8Array, delayMs = 0): boolean {
     const session = typeof destination === 'bigint' ? this.sessions.get(destination) : undefined;
-    if (session === undefined || !(bytes instanceof Uint8Array)) return false;
+    if (session === undefined || session.socket === null || !(bytes instanceof Uint8Array)) return false;
     this.counters.injected++;
     return this.schedule(this.time + Math.max(0, Number.isFinite(delayMs) ? delayMs : 0), EventKind.ToClient, session.socket, new Uint8Array(bytes));
   }
@@ -401,8 +409,9 @@ export class MemorySwitch {
   disconnect(sessionId: bigint): boolean {
     const session = this.sessions.get(sessionId);
     if (session === undefined) return false;
+    const socket = session.socket;
     this.endSession(session);
-    this.schedule(this.time, EventKind.Close, session.socket, null);
+    if (socket !== null) this.schedule(this.time, EventKind.Close, socket, null);
     return true;
   }
 
@@ -527,6 +536,10 @@ export class MemorySwitch {
       this.drops.unknownDestination++;
       return;
     }
+    if (destination.socket === null) {
+      this.drops.destinationUnbound++;
+      return;
+    }
     // As the relay does: the same bytes, type 0x83 and the authenticated source in place of the destination.
     datagram[0] = RelayType.Delivery;
     datagram.set(source.idBytes, 1);
@@ -558,7 +571,9 @@ export class MemorySwitch {
       this.answer(socket, existing.registered, datagram.length);
       return;
     }
-    if (existing !== undefined) this.endSession(existing);
+    // Over UDP the older session keeps its id without an address (a spoofed REGISTER must not end
+    // someone's session); over a WebSocket the connection's session is replaced.
+    if (existing !== undefined && !socket.padRegister) this.endSession(existing);
     if (this.sessions.size >= this.maxSessions) {
       this.drops.relayFull++;
       this.refuse(socket, nonce, RefusalReason.RelayFull, 'memory switch full', datagram.length);
@@ -567,9 +582,9 @@ export class MemorySwitch {
     const id = this.allocateSessionId();
     const secret = this.randomBytes(SESSION_SECRET_BYTES);
     const registered = encodeRegistered({ nonce: decoded.value.nonce, relayId: this.relayId, sessionId: id, secret, keepaliveMs: this.keepaliveMs, endpoints: this.endpoints });
-    const session: SwitchSession = { id, idBytes: sessionIdToBytes(id), secret, nonce, socket, registered };
+    const session: SwitchSession = { id, idBytes: sessionIdToBytes(id), secret, nonce, udp: socket.padRegister, socket: null, registered };
     this.sessions.set(id, session);
-    this.sessionBySocket.set(socket, session);
+    this.bind(session, socket);
     this.counters.registrations++;
     this.answer(socket, registered, datagram.length);
   }
@@ -588,7 +603,8 @@ export class MemorySwitch {
     }
     let same = 0;
     for (let i = 0; i < SESSION_SECRET_BYTES; i++) same |= datagram[1 + 8 + i] ^ session.secret[i];
-    if (same !== 0 || session.socket !== socket) {
+    const transportMatches = session.udp ? socket.padRegister : session.socket === socket;
+    if (same !== 0 || !transportMatches) {
       this.drops.spoofed++;
       return;
     }
@@ -596,6 +612,9 @@ export class MemorySwitch {
       this.endSession(session);
       return;
     }
+    // The secret proves ownership: a udp:// session follows its KEEPALIVE (NAT rebinding, or back
+    // from a newer session that took its socket).
+    if (session.socket !== socket) this.bind(session, socket);
     this.answer(socket, encodeKeepaliveAck(session.id), datagram.length);
   }
 
@@ -633,7 +652,23 @@ export class MemorySwitch {
   private endSession(session: SwitchSession): void {
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
-    if (this.sessionBySocket.get(session.socket) === session) this.sessionBySocket.delete(session.socket);
+    this.unbind(session);
+  }
+
+  /** Binds a session to a socket; a session bound there before loses its binding (as the relay's address table). */
+  private bind(session: SwitchSession, socket: SocketPort): void {
+    this.unbind(session);
+    const previous = this.sessionBySocket.get(socket);
+    if (previous !== undefined && previous !== session) previous.socket = null;
+    this.sessionBySocket.set(socket, session);
+    session.socket = socket;
+  }
+
+  private unbind(session: SwitchSession): void {
+    const socket = session.socket;
+    if (socket === null) return;
+    if (this.sessionBySocket.get(socket) === session) this.sessionBySocket.delete(socket);
+    session.socket = null;
   }
 
   private allocateSessionId(): bigint {
