@@ -4,6 +4,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import {
   INIT_BYTES,
   isPacketNumberExhausted,
+  MAX_INIT_CLOCK_SKEW_MS,
   MAX_PACKET_NUMBER,
   PeerPacketType,
   peerPacketType,
@@ -265,6 +266,23 @@ describe('crypto: handshake', () => {
     expect(expectKind(pair.responder.handleHandshake(newer, pair.clock.now()), 'dropped').reason).to.equal('init-replay');
     expect(expectKind(pair.responder.handleHandshake(older, pair.clock.now()), 'dropped').reason).to.equal('init-replay');
     expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'established');
+    exchange(pair, { i: 0, r: 0 });
+  });
+
+  it('an INIT stamped beyond the allowed clock skew is dropped and locks nobody out (issue 16 item 2)', () => {
+    const pair = makePair();
+    // The same initiator key with a wall clock a year ahead: what a KCI forger or a clock jump sends.
+    const ahead = makeSession(pair.initiatorIdentity, pair.responderIdentity, pair.clock, new ManualClock(pair.wall.time + 365 * 86_400_000));
+    const future = ahead.pollHandshake(pair.clock.now())!;
+    expect(expectKind(pair.responder.handleHandshake(future, pair.clock.now()), 'dropped').reason).to.equal('init-future');
+    // Just inside the bound is accepted.
+    const near = makeSession(pair.initiatorIdentity, pair.responderIdentity, pair.clock, new ManualClock(pair.wall.time + MAX_INIT_CLOCK_SKEW_MS - 1000));
+    pair.clock.time += 250;
+    expectKind(pair.responder.handleHandshake(near.pollHandshake(pair.clock.now())!, pair.clock.now()), 'reply');
+    // The genuine initiator gets in once its clock passes the accepted stamp, within the skew.
+    pair.wall.time += MAX_INIT_CLOCK_SKEW_MS;
+    pair.clock.time += 250;
+    handshake(pair);
     exchange(pair, { i: 0, r: 0 });
   });
 

@@ -1,6 +1,7 @@
 /** End-to-end secure sessions between peers: handshake, packet protection, replay window. */
 export {
   SecureSession,
+  MAX_INIT_CLOCK_SKEW_MS,
   type EstablishedInfo,
   type HandshakeOutcome,
   type OpenResult,

@@ -91,6 +91,13 @@ const DEFAULTS = {
   previousKeyGraceMs: 2000,
   previousKeyMaxMs: 60_000,
 };
+/**
+ * How far ahead of the responder's wall clock an INIT timestamp may be (PROTOCOL.md §5.6 rule 2).
+ * Without a bound one INIT stamped 2^64−1 (from anyone holding the responder's secret, or an
+ * initiator whose clock jumped) would make every later genuine INIT an `init-replay`; with it such
+ * a lockout lasts this long at most. Five minutes, as Kerberos allows.
+ */
+export const MAX_INIT_CLOCK_SKEW_MS = 5 * 60_000;
 /** Handshake messages cost several X25519 operations before they authenticate: a bounded budget. */
 const HANDSHAKE_BUDGET_BURST = 4;
 const MAX_U64 = 0xffff_ffff_ffff_ffffn;
@@ -335,7 +342,7 @@ export class SecureSession {
       this.count('bad-remote-key');
       return null;
     }
-    const wall = BigInt(Math.max(0, Math.floor(this.wallClock.now())));
+    const wall = this.wallNow();
     const timestamp = wall > this.lastTimestampSent ? wall : this.lastTimestampSent + 1n;
     const ephemeral = ephemeralKeyPair(this.random);
     const init = writeInit({
@@ -418,6 +425,7 @@ export class SecureSession {
     if (!read.ok) return this.drop(`init-${read.reason}`);
     const { accepted } = read;
     if (accepted.timestamp <= this.largestTimestampSeen) return this.drop('init-replay');
+    if (accepted.timestamp > this.wallNow() + BigInt(MAX_INIT_CLOCK_SKEW_MS)) return this.drop('init-future');
 
     const ephemeral = ephemeralKeyPair(this.random);
     const resp = writeResp({ accepted, initiatorStatic: this.remotePublicKey, ephemeral, incarnation: this.incarnation });
@@ -513,6 +521,10 @@ export class SecureSession {
     if (this.handshakeTokens < 1) return false;
     this.handshakeTokens -= 1;
     return true;
+  }
+
+  private wallNow(): bigint {
+    return BigInt(Math.max(0, Math.floor(this.wallClock.now())));
   }
 
   private getBaseState(): SymmetricState {
