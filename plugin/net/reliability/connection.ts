@@ -305,7 +305,7 @@ export class ReliableConnection {
   }
 
   private detectLosses(now: number): void {
-    const { lost } = this.sent.detectLosses(now, this.rtt.lossDelayMs());
+    const { lost } = this.sent.detectLosses(now, this.rtt.lossDelayMs(), this.rtt.smoothedMs);
     if (lost.length === 0) return;
     for (const packet of lost) {
       for (const chunk of packet.chunks) this.outbound.requeue(chunk, packet.packetNumber);
@@ -318,6 +318,7 @@ export class ReliableConnection {
   private onLateAcks(late: readonly SentPacket[]): void {
     if (late.length === 0) return;
     this.spuriousLosses += late.length;
+    this.congestion.onSpuriousLosses(late);
     // Move them from lost to acknowledged in the decayed tally (never below zero after a halving).
     const undo = Math.min(late.length, this.lostTally);
     this.lostTally -= undo;
