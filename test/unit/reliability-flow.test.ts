@@ -249,6 +249,26 @@ describe('reliability flow (virtual time)', () => {
   });
 
   describe('backpressure', () => {
+    it('a message refused for lack of room (or size) is not copied first', () => {
+      const c = new ReliableConnection(config({ maxPendingReliableBytes: 10_000 }), 0);
+      expect(c.send(1, true, bytes(9000))).to.equal(Result.Ok);
+      const slice = Uint8Array.prototype.slice;
+      let copies = 0;
+      Uint8Array.prototype.slice = function (this: Uint8Array, ...args: [number?, number?]) {
+        copies++;
+        return slice.apply(this, args);
+      } as typeof slice;
+      try {
+        expect(c.send(1, true, bytes(64 * 1024))).to.equal(Result.InsufficientBuffer);
+        expect(c.send(1, false, bytes(defaultReliabilityConfig.maxUnreliableMessageBytes + 1))).to.equal(Result.InvalidPayload);
+        expect(copies).to.equal(0);
+        expect(c.send(1, true, bytes(1000))).to.equal(Result.Ok);
+        expect(copies).to.equal(1);
+      } finally {
+        Uint8Array.prototype.slice = slice;
+      }
+    });
+
     it('refuses with InsufficientBuffer past maxPendingReliableBytes, queuing nothing, and accepts again once acked', () => {
       const cfg = config({ maxPendingReliableBytes: 10_000 });
       const pair = new SimulatedPair({ seed: 4, config: cfg, aToB: { latencyMs: 10, lossRate: 0.2 }, bToA: { latencyMs: 10 } });
