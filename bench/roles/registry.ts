@@ -1,5 +1,6 @@
 /** Every role a benchmark can start in a child process, by name. */
 import type { RoleFactory } from '../lib/role-protocol';
+import { allocProbeRole } from './alloc-probe';
 import { bareForwarderRole } from './bare-forwarder';
 import { colyseusMeshRole, colyseusServerRole } from './colyseus';
 import { enetPeerRole } from './enet-peer';
@@ -11,6 +12,7 @@ import { udpFloodRole } from './udp-flood';
 
 export const roles: Record<string, RoleFactory> = {
   relay: relayRole,
+  'alloc-probe': allocProbeRole,
   'bare-udp-forwarder': bareForwarderRole,
   'tcp-forwarder': tcpForwarderRole,
   'tcp-sink': tcpSinkRole,

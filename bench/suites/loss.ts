@@ -2,12 +2,14 @@
  * 6. Under loss: 5% loss each way, 25 ± 5 ms each way (50 ms RTT) on a seeded user-space UDP
  * impairment proxy in front of one peer. Reliable delivery latency (one 32-byte message a frame at
  * 60 Hz) and the time of a bulk transfer, ours through the relay vs ENet through the same proxy;
- * and the freshness of the newest position on our unreliable channel.
+ * and the freshness of the newest position on our unreliable channel. The baseline is native ENet
+ * (libenet, compiled by the bench); the enet npm package (ENet in JavaScript) is only a footnote.
  */
 import { spawnRole, stopAll, type RoleChild } from '../lib/child';
+import { buildNativeEnet, spawnNativeEnet, type NativeEnetPeer } from '../lib/native-enet';
 import { connectPairs, startMeshChildren, type MeshChild, type MeshResults } from '../lib/mesh-setup';
 import type { BenchResult, Table, TargetCheck } from '../lib/report';
-import { ratio, type Distribution } from '../lib/stats';
+import { distribution, ratio, type Distribution } from '../lib/stats';
 import { monotonicMs } from '../lib/role-protocol';
 import { BENCH_RELAY_OPTIONS, sleep, type Suite, type SuiteContext } from '../lib/suite';
 import type { RelayRoleInfo } from '../roles/relay';
@@ -134,27 +136,98 @@ async function runEnet(warmupMs: number, windowMs: number, bulkBytes: number): P
   }
 }
 
+interface NativeResults {
+  received: number;
+  receivedBytes: number;
+  firstAtMs: number;
+  lastAtMs: number;
+  outOfOrder: number;
+  sent: number;
+  latencyMs: number[];
+}
+
+/** Native ENet (libenet, compiled by the bench) through the same proxy: the same workload as runEnet. */
+async function runNativeEnet(binary: string, warmupMs: number, windowMs: number, bulkBytes: number): Promise<LossSide> {
+  const peers: NativeEnetPeer[] = [];
+  let proxy: RoleChild<{ port: number }> | null = null;
+  try {
+    const server = await spawnNativeEnet(binary, ['server']);
+    peers.push(server);
+    proxy = await spawnRole<{ port: number }>('impair-proxy', { targetPort: server.port, ...IMPAIRMENT });
+    const client = await spawnNativeEnet(binary, ['client', String(proxy.info.port)]);
+    peers.push(client);
+    const frameMs = 1000 / HZ;
+    await Promise.all([server.call(`service ${frameMs}`), client.call(`service ${frameMs}`)]);
+    const deadline = performance.now() + 15_000;
+    while (!(await server.call<{ connected: number }>('waitpeer')).connected) {
+      if (performance.now() > deadline) throw new Error('native enet: no peer connected');
+      await sleep(20);
+    }
+    await client.call(`stream 32 ${warmupMs + windowMs + 1000}`);
+    await sleep(warmupMs);
+    await server.call('reset');
+    const sentBefore = (await client.call<{ sent: number }>('sent')).sent;
+    await sleep(windowMs);
+    const { sent } = await client.call<{ sent: number }>('stopstream');
+    await sleep(1500);
+    const stream = await server.call<NativeResults>('results');
+    await Promise.all([server.call('service 1'), client.call('service 1')]);
+    await server.call('reset');
+    const { startedAtMs } = await client.call<{ startedAtMs: number }>(`bulk ${bulkBytes} ${16 * 1024}`);
+    const progress = await waitBulk(async () => {
+      const r = await server.call<NativeResults>('results');
+      return { receivedBytes: r.receivedBytes, lastAtMs: r.lastAtMs };
+    }, bulkBytes, 60_000);
+    const proxyCounters = (await proxy.sample()).counters;
+    return {
+      reliable: { sent: sent - sentBefore, received: stream.received, outOfOrder: stream.outOfOrder, latencyMs: distribution(stream.latencyMs) },
+      bulk: { bytes: progress.receivedBytes, seconds: (progress.lastAtMs - startedAtMs) / 1000, complete: progress.receivedBytes >= bulkBytes },
+      proxy: proxyCounters,
+    };
+  } finally {
+    await Promise.all(peers.map((p) => p.stop()));
+    if (proxy !== null) await proxy.stop();
+  }
+}
+
 export const lossSuite: Suite = {
   name: 'loss',
-  title: 'under 5% loss, 50 ms RTT, 5 ms jitter: reliable latency and bulk time vs ENet; freshness',
+  title: 'under 5% loss, 50 ms RTT, 5 ms jitter: reliable latency and 1 MiB transfer time vs native ENet; freshness',
   async run(context: SuiteContext): Promise<BenchResult> {
     const warmupMs = context.quick ? 1000 : 2000;
     const windowMs = context.quick ? 4000 : 30_000;
-    const bulkBytes = context.quick ? 256 * 1024 : 1024 * 1024;
+    const bulkBytes = 1024 * 1024;
+    const kib = bulkBytes / 1024;
     const ours = await runOurs(context, warmupMs, windowMs, bulkBytes);
     context.log(`  ours: reliable p50 ${ours.reliable.latencyMs.p50.toFixed(1)} p99 ${ours.reliable.latencyMs.p99.toFixed(1)} ms; bulk ${ours.bulk.seconds.toFixed(2)} s`);
-    const enet = await runEnet(warmupMs, windowMs, bulkBytes);
-    context.log(`  enet: reliable p50 ${enet.reliable.latencyMs.p50.toFixed(1)} p99 ${enet.reliable.latencyMs.p99.toFixed(1)} ms; bulk ${enet.bulk.seconds.toFixed(2)} s`);
-    const p99Ratio = ratio(ours.reliable.latencyMs.p99, enet.reliable.latencyMs.p99);
-    const bulkRatio = ratio(ours.bulk.seconds, enet.bulk.seconds);
-    const kib = bulkBytes / 1024;
+    const build = buildNativeEnet();
+    let native: LossSide | null = null;
+    if (build.ok) {
+      native = await runNativeEnet(build.binary, warmupMs, windowMs, bulkBytes);
+      context.log(`  native enet (${build.version}): reliable p50 ${native.reliable.latencyMs.p50.toFixed(1)} p99 ${native.reliable.latencyMs.p99.toFixed(1)} ms; bulk ${native.bulk.seconds.toFixed(2)} s`);
+    } else {
+      context.log(`  native ENet NOT MEASURED: ${build.reason}`);
+    }
+    const enetJs = await runEnet(warmupMs, windowMs, bulkBytes);
+    context.log(`  enet npm package (footnote): reliable p50 ${enetJs.reliable.latencyMs.p50.toFixed(1)} p99 ${enetJs.reliable.latencyMs.p99.toFixed(1)} ms; bulk ${enetJs.bulk.seconds.toFixed(2)} s`);
+    const row = (label: string, side: LossSide): (string | number)[] => [
+      label,
+      side.reliable.sent,
+      side.reliable.received,
+      side.reliable.outOfOrder,
+      side.reliable.latencyMs.p50,
+      side.reliable.latencyMs.p90,
+      side.reliable.latencyMs.p99,
+      side.reliable.latencyMs.max,
+      side.bulk.complete ? side.bulk.seconds : `incomplete (${side.bulk.bytes} B)`,
+    ];
+    const rows = [row('switchboard (via relay)', ours)];
+    if (native !== null && build.ok) rows.push(row(`native ENet (${build.version}, C)`, native));
+    else rows.push(['native ENet', 'not measured', build.ok ? '' : build.reason, '', '', '', '', '', '']);
     const table: Table = {
       title: `Reliable messages (32 B, one a frame at ${HZ} Hz, ${windowMs / 1000} s) and a ${kib} KiB transfer, 5% loss each way, 25 ± 5 ms each way`,
       columns: ['stack', 'sent', 'delivered', 'out of order', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', `${kib} KiB transfer s`],
-      rows: [
-        ['switchboard (via relay)', ours.reliable.sent, ours.reliable.received, ours.reliable.outOfOrder, ours.reliable.latencyMs.p50, ours.reliable.latencyMs.p90, ours.reliable.latencyMs.p99, ours.reliable.latencyMs.max, ours.bulk.complete ? ours.bulk.seconds : `incomplete (${ours.bulk.bytes} B)`],
-        ['ENet (enet npm package)', enet.reliable.sent, enet.reliable.received, enet.reliable.outOfOrder, enet.reliable.latencyMs.p50, enet.reliable.latencyMs.p90, enet.reliable.latencyMs.p99, enet.reliable.latencyMs.max, enet.bulk.complete ? enet.bulk.seconds : `incomplete (${enet.bulk.bytes} B)`],
-      ],
+      rows,
     };
     const f = ours.freshnessMs ?? emptyDistribution();
     const freshness: Table = {
@@ -162,36 +235,52 @@ export const lossSuite: Suite = {
       columns: ['stack', 'positions sent', 'received', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
       rows: [['switchboard unreliable channel', ours.positions?.sent ?? 0, ours.positions?.received ?? 0, f.p50, f.p90, f.p99, f.max]],
     };
-    const targets: TargetCheck[] = [
-      { what: 'reliable p99 under 5% loss, 50 ms RTT', target: '≤ ENet p99 through the same proxy', value: p99Ratio, met: p99Ratio <= 1, note: `ours ${ours.reliable.latencyMs.p99.toFixed(1)} ms vs ENet ${enet.reliable.latencyMs.p99.toFixed(1)} ms` },
-      { what: `bulk ${kib} KiB transfer time under loss (ours ÷ ENet)`, target: '≤ 1× ENet (no target in issue 8)', value: bulkRatio, met: bulkRatio <= 1, note: `ours ${ours.bulk.seconds.toFixed(2)} s vs ENet ${enet.bulk.seconds.toFixed(2)} s` },
-    ];
+    const targets: TargetCheck[] = [];
+    if (native !== null) {
+      const p99Ratio = ratio(ours.reliable.latencyMs.p99, native.reliable.latencyMs.p99);
+      const bulkRatio = ratio(ours.bulk.seconds, native.bulk.seconds);
+      targets.push(
+        { what: 'reliable p99 under 5% loss, 50 ms RTT, 60 Hz (ours ÷ native ENet)', target: '≤ native ENet p99 through the same proxy', value: p99Ratio, met: p99Ratio <= 1, note: `ours ${ours.reliable.latencyMs.p99.toFixed(1)} ms vs native ENet ${native.reliable.latencyMs.p99.toFixed(1)} ms` },
+        { what: `${kib} KiB reliable transfer time, same link (ours ÷ native ENet)`, target: '≤ 1.0× native ENet', value: bulkRatio, met: bulkRatio <= 1, note: `ours ${ours.bulk.seconds.toFixed(2)} s vs native ENet ${native.bulk.seconds.toFixed(2)} s` },
+      );
+    } else {
+      const reason = build.ok ? 'run failed' : build.reason;
+      targets.push(
+        { what: 'reliable p99 under 5% loss, 50 ms RTT, 60 Hz (ours ÷ native ENet)', target: '≤ native ENet p99 through the same proxy', value: Number.NaN, met: false, note: `NOT MEASURED: ${reason}` },
+        { what: `${kib} KiB reliable transfer time, same link (ours ÷ native ENet)`, target: '≤ 1.0× native ENet', value: Number.NaN, met: false, note: `NOT MEASURED: ${reason}` },
+      );
+    }
+    const baselineBars = (pick: (side: LossSide) => number) => (native !== null ? [{ series: 'native ENet', value: pick(native) }] : []);
     return {
       name: 'loss',
-      summary: 'Behaviour under 5% loss and 50 ms RTT (user-space impairment proxy in front of one peer), ours vs ENet through the same proxy with the same seed.',
+      summary: 'Behaviour under 5% loss and 50 ms RTT (user-space impairment proxy in front of one peer), ours vs native ENet (libenet, C) through the same proxy with the same seed.',
       tables: [table, freshness],
       targets,
       notes: [
         `Impairment: each datagram, each way, lost with p = ${IMPAIRMENT.lossRate} or delayed ${IMPAIRMENT.delayMs} ± ${IMPAIRMENT.jitterMs} ms (uniform, so jitter reorders); seed ${IMPAIRMENT.seed}. Ours: peer A → proxy → relay → peer B (only A's link is impaired, so both stacks cross the proxy once each way). ENet: client → proxy → server.`,
-        `Both stacks are serviced once a frame at ${HZ} Hz for the message stream (ours: runCallbacks+flush; ENet: enet_host_service every ${Math.round(1000 / HZ)} ms) and every 1 ms for the transfer; latency is send call → delivery event, on CLOCK_MONOTONIC.`,
+        build.ok
+          ? `Native ENet: bench/native/enet-peer.c compiled at bench time with \`cc -O2 … -lenet\` against Debian's ${build.version}; one host per process, serviced once a frame (that frame's send first, then enet_host_service with a zero timeout until no events, then enet_host_flush).`
+          : `Native ENet was NOT measured: ${build.reason}. The targets above are reported as not measured.`,
+        `Both stacks are serviced once a frame at ${HZ} Hz for the message stream (ours: runCallbacks+flush; ENet: enet_host_service every ${(1000 / HZ).toFixed(1)} ms) and every 1 ms for the transfer (the ${kib} KiB are queued at once as 16 KiB messages); latency is send call → delivery event, on CLOCK_MONOTONIC.`,
         'Our reliable stream shares datagrams with the unreliable position stream (one of each a frame); ENet carries only the reliable stream.',
+        `Footnote — the \`enet\` npm package (ENet 1.3 compiled to JavaScript with emscripten, serviced by its own timer) through the same proxy: reliable p50 ${enetJs.reliable.latencyMs.p50.toFixed(1)} ms, p99 ${enetJs.reliable.latencyMs.p99.toFixed(1)} ms; ${kib} KiB transfer ${enetJs.bulk.complete ? `${enetJs.bulk.seconds.toFixed(2)} s` : `incomplete (${enetJs.bulk.bytes} B)`}. Not a baseline: it is not what a native game would link.`,
         'Not done: freshness over a WebSocket stream under the same loss. TCP loss needs kernel-level drops (iptables statistic in a network namespace; the iptables package is not installed here) and a user-space TCP delay proxy would let the kernel recover losses at loopback speed, which would flatter TCP.',
       ],
-      data: { ours, enet, impairment: IMPAIRMENT, windowMs, bulkBytes },
+      data: { ours, nativeEnet: native, nativeEnetBuild: build.ok ? { version: build.version } : { missing: build.reason }, enetNpmPackage: enetJs, impairment: IMPAIRMENT, windowMs, bulkBytes },
       charts: [
         {
           title: 'reliable delivery under 5% loss, 50 ms RTT',
           unit: 'ms',
           groups: [
-            { label: 'p50', bars: [{ series: 'switchboard', value: ours.reliable.latencyMs.p50 }, { series: 'ENet', value: enet.reliable.latencyMs.p50 }] },
-            { label: 'p99', bars: [{ series: 'switchboard', value: ours.reliable.latencyMs.p99 }, { series: 'ENet', value: enet.reliable.latencyMs.p99 }] },
+            { label: 'p50', bars: [{ series: 'switchboard', value: ours.reliable.latencyMs.p50 }, ...baselineBars((s) => s.reliable.latencyMs.p50)] },
+            { label: 'p99', bars: [{ series: 'switchboard', value: ours.reliable.latencyMs.p99 }, ...baselineBars((s) => s.reliable.latencyMs.p99)] },
             { label: 'position freshness p99', bars: [{ series: 'switchboard', value: f.p99 }] },
           ],
         },
         {
           title: `${kib} KiB reliable transfer under loss`,
           unit: 's',
-          groups: [{ label: 'transfer time', bars: [{ series: 'switchboard', value: ours.bulk.seconds }, { series: 'ENet', value: enet.bulk.seconds }] }],
+          groups: [{ label: 'transfer time', bars: [{ series: 'switchboard', value: ours.bulk.seconds }, ...baselineBars((s) => s.bulk.seconds)] }],
         },
       ],
     };

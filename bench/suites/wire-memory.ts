@@ -2,13 +2,15 @@
  * 3. Wire overhead and memory. Bytes on the wire per message (counted at a socketFactory wrapper)
  * for 20 B and 200 B messages, 1 and 10 messages a flush, vs the raw payload; heap per open idle
  * peer (a manager with N connected, idle peers, after GC); relay memory per session (vs the bare
- * forwarder's table entry).
+ * forwarder's table entry); bytes allocated per 10,000 datagrams on the steady-state send and
+ * receive path, vs two bare dgram sockets.
  */
 import { spawnRole, stopAll, type RoleChild } from '../lib/child';
 import { connectPairs, startMeshChildren, type MeshChild, type MeshResults, type PeerRef } from '../lib/mesh-setup';
 import type { BenchResult, Table, TargetCheck } from '../lib/report';
 import { BENCH_RELAY_OPTIONS, sleep, type Suite, type SuiteContext } from '../lib/suite';
 import type { BareForwarderInfo } from '../roles/bare-forwarder';
+import type { AllocWindow } from '../roles/alloc-probe';
 import type { RelayRoleInfo } from '../roles/relay';
 
 interface WireRun {
@@ -137,6 +139,24 @@ async function forwarderMemory(context: SuiteContext, kind: 'relay' | 'bare', se
   }
 }
 
+/** Flags for the allocation probe: a young generation that holds the whole window, so no GC runs in it. */
+const ALLOC_FLAGS = ['--expose-gc', '--min-semi-space-size=128', '--max-semi-space-size=128'];
+
+async function allocationPerDatagram(context: SuiteContext): Promise<{ ours: AllocWindow; floor: AllocWindow; aead: AllocWindow; datagrams: number }> {
+  const datagrams = 10_000;
+  const relay = await spawnRole<RelayRoleInfo>('relay', BENCH_RELAY_OPTIONS, { nodeFlags: context.childFlags });
+  let probe: RoleChild<unknown> | null = null;
+  try {
+    probe = await spawnRole('alloc-probe', { relayUrl: relay.info.udpUrl }, { nodeFlags: [...ALLOC_FLAGS, ...context.childFlags] });
+    const ours = await probe.call<AllocWindow>('ours', { datagrams });
+    const floor = await probe.call<AllocWindow>('floor', { datagrams, bytes: 64 });
+    const aead = await probe.call<AllocWindow>('aead', { datagrams, bytes: 64 });
+    return { ours, floor, aead, datagrams };
+  } finally {
+    await stopAll([probe, relay]);
+  }
+}
+
 export const wireMemorySuite: Suite = {
   name: 'wire-memory',
   title: 'bytes on the wire per message; heap per open peer; relay memory per session',
@@ -149,6 +169,18 @@ export const wireMemorySuite: Suite = {
     const relayMemory = await forwarderMemory(context, 'relay', sessions);
     const bareMemory = await forwarderMemory(context, 'bare', sessions);
     context.log(`  relay per session: ${Math.round(relayMemory.perSessionHeapBytes)} B (bare ${Math.round(bareMemory.perSessionHeapBytes)} B)`);
+    const alloc = await allocationPerDatagram(context);
+    context.log(`  allocated per 10,000 datagrams: ours ${Math.round(alloc.ours.bytesPer10kDatagrams)} B, bare sockets ${Math.round(alloc.floor.bytesPer10kDatagrams)} B`);
+    const allocCell = (w: AllocWindow): string | number => (w.gcsInWindow > 0 ? `GC ran in the window (${w.gcsInWindow}×): not measured` : w.bytesPer10kDatagrams);
+    const allocTable: Table = {
+      title: `Bytes allocated per 10,000 datagrams, steady state (send and receive paths in one process, ${alloc.datagrams.toLocaleString('en-US')} datagrams sent)`,
+      columns: ['what', 'datagrams sent', 'datagrams received', 'bytes allocated', 'B per 10,000 datagrams (sent + received)', 'B per datagram'],
+      rows: [
+        ['switchboard: A sends one 32 B unreliable message a flush to B through the relay, B acknowledges', alloc.ours.datagramsSent, alloc.ours.datagramsReceived, alloc.ours.allocatedBytes, allocCell(alloc.ours), alloc.ours.bytesPer10kDatagrams / 10_000],
+        ['floor: two bare connected dgram sockets, 64 B datagrams both ways, same loop', alloc.floor.datagramsSent, alloc.floor.datagramsReceived, alloc.floor.allocatedBytes, allocCell(alloc.floor), alloc.floor.bytesPer10kDatagrams / 10_000],
+        ['the AEAD alone: one seal (counted as sent) and one open (as received) of a 64 B datagram, same backend and loop', alloc.aead.datagramsSent / 2, alloc.aead.datagramsSent / 2, alloc.aead.allocatedBytes, allocCell(alloc.aead), alloc.aead.bytesPer10kDatagrams / 10_000],
+      ],
+    };
     const memoryTable: Table = {
       title: 'Memory',
       columns: ['what', 'count', 'heap + external B each (after GC)', 'RSS B each'],
@@ -161,7 +193,7 @@ export const wireMemorySuite: Suite = {
     return {
       name: 'wire-memory',
       summary: 'Bytes on the wire per message vs the raw payload, and memory per open peer and per relay session.',
-      tables: [wire.table, wire.fits, memoryTable],
+      tables: [wire.table, wire.fits, memoryTable, allocTable],
       targets: [
         ...wire.targets,
         { what: 'heap per open idle peer', target: '≤ 16 KiB', value: heap.perPeerBytes, met: heap.perPeerBytes <= 16 * 1024 },
@@ -171,9 +203,10 @@ export const wireMemorySuite: Suite = {
         'Wire bytes are UDP payload bytes of DATA datagrams as the manager hands them to its socket (relay header 9 B + peer packet header 6 B + AEAD tag 16 B + frames); IP and UDP headers (28 B over IPv4) come on top for every datagram, ours and any baseline alike.',
         'Messages are sent at 60 Hz from one manager to another through the relay; "ack B/message" is what the receiver sends back (ACK frames, keepalives).',
         `Heap per peer: heapUsed + external of the manager's process after two forced GCs, with ${WARM_PEERS} peers already connected and idle (so code compiled once per process is not charged to them), before opening the measured peers and after they are connected and idle; includes the peer's crypto session, reliability state and the manager's maps.`,
+        `Allocation: JS heap (heapUsed) plus ArrayBuffer memory grown over the window, in a process started with ${ALLOC_FLAGS.join(' ')} after a forced GC and 500 warm-up frames, so nothing is collected inside the window (a GC in the window is reported instead of a figure). It counts everything both managers allocate per datagram (packets, frames, sealing, the relay header, the socket's receive buffer and event objects) and the loop's own promise per turn; the floor counts what Node's dgram and the same loop allocate for the same number of datagrams.`,
         'Relay memory per session: heapUsed + external of the relay process after forced GCs, before and after the sessions registered (from one generator process, one UDP socket per session).',
       ],
-      data: { wire: wire.runs, heap, relayMemory, bareMemory, sessions },
+      data: { wire: wire.runs, heap, relayMemory, bareMemory, sessions, allocation: alloc },
     };
   },
 };

@@ -3,7 +3,7 @@ import { PeerPacketType, peerPacketType, type OpenResult } from './crypto';
 import { Identity } from './identity';
 import { defaultManagerLimits, resolveManagerOptions, type NetworkManagerOptions, type ResolvedManagerLimits } from './manager-options';
 import { PeerLink } from './peer-link';
-import { defaultReliabilityConfig, validateReliabilityConfig, type ReliabilityConfig } from './reliability';
+import { defaultReliabilityConfig, validateReliabilityConfig, type OutgoingPacket, type ReliabilityConfig } from './reliability';
 import { Result } from './result';
 import { decodeRouteForPeer, encodeRoute, type RouteInfo } from './route';
 import type { LinkKind, TransportPreference } from './transport/datagram-socket';
@@ -27,7 +27,10 @@ type QueuedEvent =
   | { kind: 'message'; message: NetworkMessage };
 
 interface InboundDatagram {
-  source: bigint;
+  /** The source relay session id as two u32. */
+  sourceHigh: number;
+  sourceLow: number;
+  /** A view of the socket's datagram, which is ours (no copy). */
   payload: Uint8Array;
   /** Clock time it came off the socket: acks and RTT count from here, not from runCallbacks(). */
   arrivedAt: number;
@@ -62,11 +65,12 @@ export class NetworkManager {
 
   private readonly peers = new Map<PeerId, PeerLink>();
   /**
-   * Open peers by the relay session their route names. Usually one per session; a hostile lobby
+   * Open peers by the low 32 bits of the relay session their route names (a number key: no BigInt
+   * per datagram; the high bits are checked on lookup). Usually one per session; a hostile lobby
    * member can publish a route naming someone else's session, so several may claim one, and the
    * packet's cryptography decides which of them it is from (never the newest claim).
    */
-  private readonly peersBySession = new Map<bigint, PeerLink[]>();
+  private readonly peersBySession = new Map<number, PeerLink[]>();
   /** Peers with a channel opened since the last runCallbacks(): held messages may now be due. */
   private readonly deliveryDue = new Set<PeerLink>();
   private closing: ClosingPeer[] = [];
@@ -132,7 +136,7 @@ export class NetworkManager {
       this.refusedReason = `relay refused registration (reason ${reason}: ${detail})`;
       for (const link of this.peers.values()) this.setState(link, 'disconnected');
     };
-    this.relay.onData = (source, payload) => this.enqueueInbound(source, payload);
+    this.relay.onData = (sourceHigh, sourceLow, payload) => this.enqueueInbound(sourceHigh, sourceLow, payload);
     this.relay.start();
   }
 
@@ -335,17 +339,17 @@ export class NetworkManager {
   }
 
   private bindSession(link: PeerLink): void {
-    const claimants = this.peersBySession.get(link.route.sessionId);
-    if (claimants === undefined) this.peersBySession.set(link.route.sessionId, [link]);
+    const claimants = this.peersBySession.get(link.sessionLow);
+    if (claimants === undefined) this.peersBySession.set(link.sessionLow, [link]);
     else if (!claimants.includes(link)) claimants.push(link);
   }
 
   private unbindSession(link: PeerLink): void {
-    const claimants = this.peersBySession.get(link.route.sessionId);
+    const claimants = this.peersBySession.get(link.sessionLow);
     if (claimants === undefined) return;
     const rest = claimants.filter((other) => other !== link);
-    if (rest.length === 0) this.peersBySession.delete(link.route.sessionId);
-    else this.peersBySession.set(link.route.sessionId, rest);
+    if (rest.length === 0) this.peersBySession.delete(link.sessionLow);
+    else this.peersBySession.set(link.sessionLow, rest);
   }
 
   private removePeer(link: PeerLink): void {
@@ -354,29 +358,32 @@ export class NetworkManager {
     this.deliveryDue.delete(link);
   }
 
-  private enqueueInbound(source: bigint, payload: Uint8Array): void {
+  private enqueueInbound(sourceHigh: number, sourceLow: number, payload: Uint8Array): void {
     if (this.disposed) return;
     if (this.inbox.length >= this.limits.maxInboxDatagrams) {
       this.countDrop('inboxFull');
       return;
     }
-    this.inbox.push({ source, payload: payload.slice(), arrivedAt: this.clock.now() });
+    // The socket hands its datagram over (DatagramSocket.onMessage): kept as it is, not copied.
+    this.inbox.push({ sourceHigh, sourceLow, payload, arrivedAt: this.clock.now() });
   }
 
   private handleInbound(datagram: InboundDatagram, now: number): void {
-    const claimants = this.peersBySession.get(datagram.source);
+    const claimants = this.peersBySession.get(datagram.sourceLow);
+    const high = datagram.sourceHigh;
     // A stranger gets no answer and leaves no state behind.
-    if (claimants === undefined) {
+    if (claimants === undefined || !claimants.some((link) => link.sessionHigh === high)) {
       this.countDrop('unknownSession');
       return;
     }
     const type = peerPacketType(datagram.payload);
     if (type === null) {
-      for (const link of claimants) link.countDrop('unknownType');
+      for (const link of claimants) if (link.sessionHigh === high) link.countDrop('unknownType');
       return;
     }
     if (type === PeerPacketType.Data) {
       for (const link of claimants) {
+        if (link.sessionHigh !== high) continue;
         const opened = link.session.open(datagram.payload);
         // The session counts its own refusals (data-auth, data-replay, …).
         if (opened.ok) {
@@ -389,7 +396,7 @@ export class NetworkManager {
     }
     // Handshakes authenticate the sender's key, so only the peer it really is accepts one.
     for (const link of [...claimants]) {
-      if (this.handleHandshake(link, datagram.payload, now)) return;
+      if (link.sessionHigh === high && this.handleHandshake(link, datagram.payload, now)) return;
     }
   }
 
@@ -451,9 +458,7 @@ export class NetworkManager {
     const handshake = link.session.pollHandshake(now);
     if (handshake) this.sendTo(link, destination, handshake);
     if (!link.session.isEstablished) return;
-    for (const packet of link.connection.poll(now)) {
-      this.sendTo(link, destination, link.session.seal(packet.packetNumber, packet.payload));
-    }
+    for (const packet of link.connection.poll(now)) this.sealAndSend(link, packet);
   }
 
   private flushClosing(now: number): void {
@@ -461,13 +466,22 @@ export class NetworkManager {
     const stillClosing: ClosingPeer[] = [];
     for (const entry of this.closing) {
       if (this.relay.registration !== null) {
-        const close = entry.link.connection.closePacket(0, now);
-        this.sendTo(entry.link, entry.link.route.sessionId, entry.link.session.seal(close.packetNumber, close.payload));
+        this.sealAndSend(entry.link, entry.link.connection.closePacket(0, now));
       }
       entry.repeatsLeft--;
       if (entry.repeatsLeft > 0) stillClosing.push(entry);
     }
     this.closing = stillClosing;
+  }
+
+  /**
+   * One buffer per datagram: the packet's frames already sit in their datagram after room for the
+   * relay and DATA headers; the DATA header and tag are written and the frames sealed in place,
+   * then the relay header, and that same buffer goes to the socket.
+   */
+  private sealAndSend(link: PeerLink, packet: OutgoingPacket): void {
+    link.session.sealInPlace(packet.packetNumber, packet.datagram, RELAY_HEADER_BYTES, packet.payload.length);
+    if (this.relay.sendInPlace(link.sessionIdBytes, packet.datagram)) link.counters.sentBytes += packet.datagram.length;
   }
 
   private sendTo(link: PeerLink, destination: bigint, packet: Uint8Array): void {

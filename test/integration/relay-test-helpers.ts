@@ -140,7 +140,7 @@ export function startRecordedClient(options: RelayClientOptions): RecordedClient
   client.onRegistered = (registration) => recorded.registrations.push(registration);
   client.onUnregistered = () => recorded.unregistered++;
   client.onRefused = (reason, detail, final) => recorded.refusals.push({ reason, detail, final });
-  client.onData = (source, payload) => recorded.data.push({ source, payload: payload.slice() });
+  client.onData = (high, low, payload) => recorded.data.push({ source: (BigInt(high) << 32n) | BigInt(low), payload: payload.slice() });
   client.start();
   return recorded;
 }

@@ -15,6 +15,7 @@ import {
   type OpenResult,
   type SecureSessionOptions,
 } from '../../plugin/net/crypto';
+import { useCryptoBackend } from '../../plugin/net/crypto/primitives';
 import { Identity } from '../../plugin/net/identity';
 import type { Clock } from '../../plugin/net/types';
 
@@ -601,5 +602,42 @@ describe('crypto: rekey and restarts', () => {
     handshake(pair);
     expect(expectKind(pair.initiator.handleHandshake(Uint8Array.of(4), pair.clock.now()), 'dropped').reason).to.equal('hello-ignored');
     expect(pair.initiator.pollHandshake(pair.clock.now())).to.equal(null);
+  });
+});
+
+describe('crypto: DATA sealed in place (one buffer per datagram)', () => {
+  afterEach(() => {
+    useCryptoBackend('node');
+  });
+
+  for (const backend of ['node', 'noble'] as const) {
+    it(`sealInPlace makes the same bytes as seal() around a plaintext at an offset, and they open (${backend})`, () => {
+      if (!useCryptoBackend(backend)) return;
+      const pair = makePair();
+      handshake(pair);
+      const other = makePair();
+      handshake(other);
+      for (const length of [0, 1, 31, 200, 1163]) {
+        const plaintext = Uint8Array.from({ length }, (_, i) => (i * 7 + length) & 0xff);
+        const sealed = pair.initiator.seal(length + 1, plaintext);
+        // Room for a 9-byte relay header in front, the 6-byte DATA header, the plaintext, the tag.
+        const datagram = new Uint8Array(9 + 6 + length + 16).fill(0xee);
+        datagram.set(plaintext, 15);
+        other.initiator.sealInPlace(length + 1, datagram, 9, length);
+        expect(datagram.subarray(0, 9).every((b) => b === 0xee), 'bytes before the offset untouched').to.equal(true);
+        expect(datagram.subarray(9)).to.deep.equal(sealed);
+        const opened = expectOpened(other.responder.open(datagram.subarray(9)));
+        expect(opened.plaintext).to.deep.equal(plaintext);
+      }
+    });
+  }
+
+  it('sealInPlace refuses what does not fit and packet numbers that do not grow', () => {
+    const pair = makePair();
+    expect(() => pair.initiator.sealInPlace(0, new Uint8Array(64), 0, 10)).to.throw('not established');
+    handshake(pair);
+    expect(() => pair.initiator.sealInPlace(0, new Uint8Array(31), 0, 10)).to.throw(RangeError, 'do not fit');
+    pair.initiator.sealInPlace(3, new Uint8Array(32), 0, 10);
+    expect(() => pair.initiator.sealInPlace(3, new Uint8Array(32), 0, 10)).to.throw(RangeError, 'nonce would repeat');
   });
 });

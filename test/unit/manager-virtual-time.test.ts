@@ -8,7 +8,8 @@ import { Identity, peerIdFromPublicKey } from '../../plugin/net/identity';
 import { Result } from '../../plugin/net/result';
 import { decodeRoute, encodeRoute } from '../../plugin/net/route';
 import { MemorySwitch, type MemoryLinkProfile } from '../../plugin/net/transport/memory-switch';
-import { connectPair, disposeAll, isConnected, type TestPeer } from '../helpers/managers';
+import type { DatagramSocket } from '../../plugin/net/transport/datagram-socket';
+import { connectPair, createTestPeer, disposeAll, isConnected, type TestPeer } from '../helpers/managers';
 import { waitFor } from '../helpers/wait';
 import { indexOf, numbered, pumpVirtual, registerVirtual, seededIdentity, virtualFrame, virtualPeer } from '../../fuzz/virtual-managers';
 
@@ -129,6 +130,41 @@ describe('NetworkManager in virtual time over the MemorySwitch', function () {
       expect(link.reordered).to.be.greaterThan(0);
     });
   }
+
+  it('the manager keeps the socket\'s datagram instead of copying it: a byte changed before runCallbacks() fails authentication, and the resend gets through', () => {
+    const sw = new MemorySwitch({ seed: 41 });
+    const received: Uint8Array[] = [];
+    const recording = (url: string): DatagramSocket => {
+      const inner = sw.socketFactory(url);
+      const outer: DatagramSocket = { onOpen: null, onMessage: null, onClose: null, send: (d) => inner.send(d), close: () => inner.close() };
+      inner.onOpen = () => outer.onOpen?.();
+      inner.onMessage = (d) => {
+        received.push(d);
+        outer.onMessage?.(d);
+      };
+      inner.onClose = (reason) => outer.onClose?.(reason);
+      return outer;
+    };
+    const a = virtualPeer(sw, { identity: seededIdentity('own a') });
+    const b = createTestPeer({ relay: sw.udpUrl, socketFactory: recording, clock: sw.clock, identity: seededIdentity('own b') });
+    peers.push(a, b);
+    registerVirtual(sw, [a, b]);
+    connectPair(a, b, [{ id: 1, reliable: true }]);
+    pumpVirtual(sw, [a, b], 'both ends connected', () => isConnected(a, b.id) && isConnected(b, a.id));
+    for (let i = 0; i < 20; i++) virtualFrame(sw, [a, b]);
+    expect(a.net.sendMessage(b.id, 1, Uint8Array.of(1, 2, 3))).to.equal(Result.Ok);
+    a.net.flush();
+    received.length = 0;
+    sw.advance(20);
+    const data = received.filter((d) => d[0] === 0x83 && d[9] === 0x03);
+    expect(data.length).to.be.greaterThan(0);
+    for (const d of data) d[d.length - 1] ^= 0xff;
+    b.net.runCallbacks();
+    expect(b.messages).to.have.length(0);
+    expect(b.net.getDropCounts(a.id)['data-auth'] ?? 0).to.be.greaterThan(0);
+    pumpVirtual(sw, [a, b], 'the resent message', () => b.messages.length === 1, { maxFrames: 2000 });
+    expect(b.messages[0].data).to.deep.equal(Uint8Array.of(1, 2, 3));
+  });
 
   it('unreliable channels on a clean link: every message arrives, once, in order (small and fragmented)', () => {
     const sw = new MemorySwitch({ seed: 9, link: CLEAN });

@@ -103,7 +103,7 @@ function harness(options: Partial<RelayClientOptions> = {}): Harness {
   client.onRegistered = (r) => h.registrations.push(r);
   client.onUnregistered = () => h.unregistered++;
   client.onRefused = (reason, _detail, final) => h.refusals.push({ reason, final });
-  client.onData = (source, payload) => h.data.push({ source, payload: payload.slice() });
+  client.onData = (high, low, payload) => h.data.push({ source: (BigInt(high) << 32n) | BigInt(low), payload: payload.slice() });
   harnesses.push(h);
   return h;
 }
@@ -294,6 +294,38 @@ describe('RelayClient (against a scripted relay end)', () => {
     expect(h.client.send(42n, new Uint8Array(1491))).to.equal(true);
     link.deliver(encodeDelivery(1234n, Uint8Array.of(4, 5)));
     expect(h.data).to.deep.equal([{ source: 1234n, payload: Uint8Array.of(4, 5) }]);
+  });
+
+  it('sendInPlace writes the DATA header into the room before the payload: the same bytes as send()', async () => {
+    const h = harness();
+    const destination = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 42);
+    expect(h.client.sendInPlace(destination, new Uint8Array(12))).to.equal(false);
+    const link = await registered(h, 5n);
+    const datagram = new Uint8Array(9 + 3);
+    datagram.set([1, 2, 3], 9);
+    expect(h.client.sendInPlace(destination, datagram)).to.equal(true);
+    expect(link.sent[link.sent.length - 1]).to.deep.equal(datagram);
+    expect(h.client.send(42n, Uint8Array.of(1, 2, 3))).to.equal(true);
+    expect(link.sent[link.sent.length - 1]).to.deep.equal(datagram);
+    expect(h.client.sendInPlace(destination, new Uint8Array(9))).to.equal(false);
+    expect(h.client.sendInPlace(destination, new Uint8Array(1501))).to.equal(false);
+    expect(h.client.sendInPlace(Uint8Array.of(1, 2), new Uint8Array(12))).to.equal(false);
+  });
+
+  it('hands received DATA over with the source id as two u32 (above 2^53 too) and the payload as a view of the datagram', async () => {
+    const h = harness();
+    let got: { high: number; low: number; payload: Uint8Array } | null = null;
+    const link = await registered(h, 5n);
+    h.client.onData = (high, low, payload) => {
+      got = { high, low, payload };
+    };
+    const datagram = encodeDelivery(0xfedc_ba98_7654_3210n, Uint8Array.of(4, 5));
+    link.deliver(datagram);
+    expect(got).to.not.equal(null);
+    const { high, low, payload } = got as unknown as { high: number; low: number; payload: Uint8Array };
+    expect([high, low]).to.deep.equal([0xfedc_ba98, 0x7654_3210]);
+    expect(payload).to.deep.equal(Uint8Array.of(4, 5));
+    expect(payload.buffer).to.equal(datagram.buffer);
   });
 
   it('leaves on dispose, closes the link, is idempotent and does not reconnect', async () => {

@@ -40,6 +40,28 @@ function config(overrides: Partial<ReliabilityConfig>): ReliabilityConfig {
 
 describe('reliability flow (virtual time)', () => {
   describe('packing', () => {
+    it('each packet comes in its own datagram buffer with the room asked for around the same frames', () => {
+      const plain = new ReliableConnection(defaultReliabilityConfig, 0);
+      const roomy = new ReliableConnection(defaultReliabilityConfig, 0, { datagramHeadroomBytes: 15, datagramTailroomBytes: 16 });
+      for (const c of [plain, roomy]) {
+        for (let i = 0; i < 40; i++) expect(c.send(i % 2, i % 3 === 0, bytes(100, i))).to.equal(Result.Ok);
+      }
+      const a = plain.poll(1);
+      const b = roomy.poll(1);
+      expect(b.map((p) => p.packetNumber)).to.deep.equal(a.map((p) => p.packetNumber));
+      expect(b.length).to.be.greaterThan(1);
+      const buffers = new Set<ArrayBufferLike>();
+      for (let i = 0; i < a.length; i++) {
+        expect(b[i].payload).to.deep.equal(a[i].payload);
+        expect(b[i].datagram.length).to.equal(15 + a[i].payload.length + 16);
+        expect(b[i].payload.buffer).to.equal(b[i].datagram.buffer);
+        expect(b[i].payload.byteOffset - b[i].datagram.byteOffset).to.equal(15);
+        buffers.add(b[i].datagram.buffer);
+      }
+      expect(buffers.size, 'no two packets share a buffer').to.equal(b.length);
+      expect(() => new ReliableConnection(defaultReliabilityConfig, 0, { datagramHeadroomBytes: -1 })).to.throw(RangeError, 'datagramHeadroomBytes');
+    });
+
     it('small messages of one poll share one packet', () => {
       const a = new ReliableConnection(defaultReliabilityConfig, 0);
       for (let i = 0; i < 50; i++) expect(a.send(i % 3, i % 2 === 0, bytes(10, i))).to.equal(Result.Ok);
@@ -227,6 +249,26 @@ describe('reliability flow (virtual time)', () => {
   });
 
   describe('backpressure', () => {
+    it('a message refused for lack of room (or size) is not copied first', () => {
+      const c = new ReliableConnection(config({ maxPendingReliableBytes: 10_000 }), 0);
+      expect(c.send(1, true, bytes(9000))).to.equal(Result.Ok);
+      const slice = Uint8Array.prototype.slice;
+      let copies = 0;
+      Uint8Array.prototype.slice = function (this: Uint8Array, ...args: [number?, number?]) {
+        copies++;
+        return slice.apply(this, args);
+      } as typeof slice;
+      try {
+        expect(c.send(1, true, bytes(64 * 1024))).to.equal(Result.InsufficientBuffer);
+        expect(c.send(1, false, bytes(defaultReliabilityConfig.maxUnreliableMessageBytes + 1))).to.equal(Result.InvalidPayload);
+        expect(copies).to.equal(0);
+        expect(c.send(1, true, bytes(1000))).to.equal(Result.Ok);
+        expect(copies).to.equal(1);
+      } finally {
+        Uint8Array.prototype.slice = slice;
+      }
+    });
+
     it('refuses with InsufficientBuffer past maxPendingReliableBytes, queuing nothing, and accepts again once acked', () => {
       const cfg = config({ maxPendingReliableBytes: 10_000 });
       const pair = new SimulatedPair({ seed: 4, config: cfg, aToB: { latencyMs: 10, lossRate: 0.2 }, bToA: { latencyMs: 10 } });

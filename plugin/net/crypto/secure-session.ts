@@ -245,6 +245,19 @@ export class SecureSession {
    * a programming error and throws.
    */
   seal(packetNumber: number, plaintext: Uint8Array): Uint8Array {
+    const packet = new Uint8Array(DATA_OVERHEAD_BYTES + plaintext.length);
+    packet.set(plaintext, DATA_HEADER_BYTES);
+    this.sealInPlace(packetNumber, packet, 0, plaintext.length);
+    return packet;
+  }
+
+  /**
+   * The same DATA packet as seal(), made in place: `buffer` holds the plaintext at
+   * `offset + 6`, `plaintextLength` bytes long, with 16 free bytes after it. The header goes to
+   * `offset`, the ciphertext over the plaintext and the tag after it, so the packet is
+   * buffer[offset, offset + plaintextLength + 22) and nothing is copied or allocated here.
+   */
+  sealInPlace(packetNumber: number, buffer: Uint8Array, offset: number, plaintextLength: number): void {
     const keys = this.current;
     if (keys === null) throw new Error('SecureSession.seal: not established yet (check isEstablished)');
     if (!Number.isInteger(packetNumber) || packetNumber < 0 || packetNumber > MAX_PACKET_NUMBER) {
@@ -253,15 +266,19 @@ export class SecureSession {
     if (packetNumber <= keys.lastSealed) {
       throw new RangeError(`SecureSession.seal: packet number ${packetNumber} not above ${keys.lastSealed}: the nonce would repeat`);
     }
-    const packet = new Uint8Array(DATA_OVERHEAD_BYTES + plaintext.length);
-    packet[0] = PeerPacketType.Data;
-    packet[1] = keys.sendPhase;
-    writeU32(packet, 2, packetNumber);
+    const body = offset + DATA_HEADER_BYTES;
+    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(plaintextLength) || plaintextLength < 0 || body + plaintextLength + DATA_OVERHEAD_BYTES - DATA_HEADER_BYTES > buffer.length) {
+      throw new RangeError(`SecureSession.sealInPlace: ${plaintextLength} bytes at ${offset} with header and tag do not fit in ${buffer.length}`);
+    }
+    buffer[offset] = PeerPacketType.Data;
+    buffer[offset + 1] = keys.sendPhase;
+    writeU32(buffer, offset + 2, packetNumber);
     writeU32(this.sendNonce, 8, packetNumber);
-    sealPacket(keys.sendKey, this.sendNonce, packet.subarray(0, DATA_HEADER_BYTES), plaintext, packet.subarray(DATA_HEADER_BYTES));
+    const plaintext = buffer.subarray(body, body + plaintextLength);
+    const output = buffer.subarray(body, body + plaintextLength + DATA_OVERHEAD_BYTES - DATA_HEADER_BYTES);
+    sealPacket(keys.sendKey, this.sendNonce, buffer.subarray(offset, body), plaintext, output);
     keys.lastSealed = packetNumber;
     keys.packets++;
-    return packet;
   }
 
   /**

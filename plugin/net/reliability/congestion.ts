@@ -4,7 +4,8 @@
  * two bandwidth-delay products. A random loss changes neither, so a lossy path keeps its rate.
  * Real congestion still backs off: a round trip that loses more than LOSS_THRESHOLD of its
  * packets, or whose shortest RTT grew past RTT_INFLATION × the minimum (a queue building), cuts
- * the bandwidth estimate to what that round delivered.
+ * the bandwidth estimate to what that round delivered. Losses that turn out spurious (reordering)
+ * leave the round's count; a model built only from app-limited rounds goes back to Startup.
  */
 import { MAX_CONGESTION_WINDOW_BYTES } from './constants';
 import { DeliveryRateEstimator, type DeliveryStamp } from './delivery-rate';
@@ -91,6 +92,8 @@ export class CongestionController {
   private fullBandwidth = 0;
   private fullBandwidthRounds = 0;
   private filledPipe = false;
+  /** Rounds in a row that ended app-limited: the model then knows the app's rate, not the path's. */
+  private appLimitedRounds = 0;
 
   // Ack aggregation (BBR's extra_acked): a peer acks once per poll, so acks come in bursts the
   // window must cover beyond 2 BDP, or a short-RTT path stalls at the window between polls.
@@ -197,6 +200,14 @@ export class CongestionController {
     }
   }
 
+  /** Packets declared lost were acknowledged after all: they do not count toward this round's loss. */
+  onSpuriousLosses(late: readonly CongestionPacket[]): void {
+    for (const packet of late) {
+      this.roundLostBytes = Math.max(0, this.roundLostBytes - packet.bytes);
+      this.roundLostPackets = Math.max(0, this.roundLostPackets - 1);
+    }
+  }
+
   /** Several probe timeouts in a row: nothing gets through. Start over from a small window. */
   onPersistentCongestion(now: number): void {
     this.bandwidthRounds.fill(-1);
@@ -245,6 +256,16 @@ export class CongestionController {
   }
 
   private endRound(appLimited: boolean, now: number): void {
+    this.appLimitedRounds = appLimited ? this.appLimitedRounds + 1 : 0;
+    if (this.filledPipe && this.state === 'probeBw' && this.appLimitedRounds >= BANDWIDTH_WINDOW_ROUNDS) {
+      // A game sends in frames well below the path's rate, so every sample in the filter is its own
+      // rate. When a backlog comes (a level download after minutes of 60 Hz traffic), probing up by
+      // 25% a cycle from there would take seconds: search for the path's rate again as at the start.
+      this.filledPipe = false;
+      this.fullBandwidth = 0;
+      this.fullBandwidthRounds = 0;
+      this.setState('startup', now);
+    }
     const deliveredInRound = this.delivery.delivered - this.roundDeliveredStart;
     const lossShare = this.roundLostBytes / Math.max(1, this.roundLostBytes + deliveredInRound);
     const lossy = this.roundLostPackets >= LOSS_MIN_PACKETS && lossShare > LOSS_THRESHOLD;

@@ -33,7 +33,13 @@ export type { DeliveredMessage } from './inbound';
 
 export interface OutgoingPacket {
   packetNumber: number;
+  /** The frames (a view of `datagram`). */
   payload: Uint8Array;
+  /**
+   * The packet's own buffer: `datagramHeadroomBytes`, the payload, `datagramTailroomBytes` (see
+   * ReliabilityTuning). The caller may write headers and seal in place in it and hand it on.
+   */
+  datagram: Uint8Array;
 }
 
 /** Not accepted = the packet must be treated as never received (the sender will resend). */
@@ -79,12 +85,18 @@ export interface ReliabilityTuning {
   maxQueuedUnreliableBytes: number;
   /** First sequence of every channel (protocol: 0). Only for tests of sequence wrap-around. */
   initialSequence: number;
+  /** Bytes each outgoing datagram keeps free before the payload, for headers written in place (default 0). */
+  datagramHeadroomBytes: number;
+  /** Bytes each outgoing datagram keeps free after the payload, for the AEAD tag (default 0). */
+  datagramTailroomBytes: number;
 }
 
 export const defaultReliabilityTuning: ReliabilityTuning = Object.freeze({
   maxUndeliveredBytes: 8 * 1024 * 1024,
   maxQueuedUnreliableBytes: 1024 * 1024,
   initialSequence: 0,
+  datagramHeadroomBytes: 0,
+  datagramTailroomBytes: 0,
 });
 
 /** Packet numbers poll() leaves unused for closePacket(). */
@@ -106,6 +118,8 @@ export class ReliableConnection {
   private readonly allocateForClose = (): number | null => this.allocate(MAX_PACKET_NUMBER);
   /** Frame bytes charged in the current poll. */
   private pollBytes = 0;
+  private readonly headroom: number;
+  private readonly tailroom: number;
 
   private packetNumber = 0;
   /** An ack-eliciting packet arrived since the last ACK frame we sent. */
@@ -139,6 +153,8 @@ export class ReliableConnection {
     this.config = checked.config;
     const t: ReliabilityTuning = { ...defaultReliabilityTuning, ...tuning };
     const initialSequence = t.initialSequence >>> 0;
+    this.headroom = roomBytes(t.datagramHeadroomBytes, 'datagramHeadroomBytes');
+    this.tailroom = roomBytes(t.datagramTailroomBytes, 'datagramTailroomBytes');
     this.outbound = new Outbound(this.config, t.maxQueuedUnreliableBytes, initialSequence);
     this.inbound = new Inbound(this.config, t.maxUndeliveredBytes, initialSequence);
     this.rtt = new RttEstimator(this.config.initialRttMs);
@@ -289,7 +305,7 @@ export class ReliableConnection {
   }
 
   private detectLosses(now: number): void {
-    const { lost } = this.sent.detectLosses(now, this.rtt.lossDelayMs());
+    const { lost } = this.sent.detectLosses(now, this.rtt.lossDelayMs(), this.rtt.smoothedMs);
     if (lost.length === 0) return;
     for (const packet of lost) {
       for (const chunk of packet.chunks) this.outbound.requeue(chunk, packet.packetNumber);
@@ -302,6 +318,7 @@ export class ReliableConnection {
   private onLateAcks(late: readonly SentPacket[]): void {
     if (late.length === 0) return;
     this.spuriousLosses += late.length;
+    this.congestion.onSpuriousLosses(late);
     // Move them from lost to acknowledged in the decayed tally (never below zero after a halving).
     const undo = Math.min(late.length, this.lostTally);
     this.lostTally -= undo;
@@ -334,7 +351,7 @@ export class ReliableConnection {
     this.checkProbeTimeout(now);
 
     const keepaliveDue = now - this.lastSend >= this.config.keepaliveMs;
-    const assembler = this.assembler.begin(this.config.maxPacketBytes, this.allocateForPoll);
+    const assembler = this.assembler.begin(this.config.maxPacketBytes, this.allocateForPoll, this.headroom, this.tailroom);
     // Piggyback an ACK of non-eliciting packets only on packets that go out anyway: an ack-only
     // reply to an ack-only packet would start an endless exchange between two blocked senders.
     const windowOpen =
@@ -430,7 +447,7 @@ export class ReliableConnection {
    * keeps in reserve; throws a RangeError only if even those are used up (a caller bug).
    */
   closePacket(reason: number, now: number): OutgoingPacket {
-    const assembler = this.assembler.begin(this.config.maxPacketBytes, this.allocateForClose);
+    const assembler = this.assembler.begin(this.config.maxPacketBytes, this.allocateForClose, this.headroom, this.tailroom);
     const ackSent = this.addAck(assembler, now);
     if (assembler.add({ type: 'close', reason: reason & 0xff }, 2) === null) {
       throw new RangeError('ReliableConnection: packet numbers exhausted');
@@ -470,7 +487,7 @@ export class ReliableConnection {
         this.congestion.onPacketSent(sent, this.sent.bytesInFlight);
         this.sent.add(sent);
       }
-      out.push({ packetNumber: packet.packetNumber, payload: packet.payload });
+      out.push({ packetNumber: packet.packetNumber, payload: packet.payload, datagram: packet.datagram });
     }
     if (out.length > 0) this.lastSend = now;
     if (elicited) {
@@ -522,6 +539,11 @@ export class ReliableConnection {
       }
     }
   }
+}
+
+function roomBytes(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 0 || value > 256) throw new RangeError(`ReliableConnection: ${name} must be an integer in 0..256, got ${String(value)}`);
+  return value;
 }
 
 function refuse(reason: string): ReceiveOutcome {

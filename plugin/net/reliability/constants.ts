@@ -43,6 +43,11 @@ export const UNRELIABLE_PARTIALS_PER_CHANNEL = 4;
 
 /** Loss detection: a packet is lost once one this many numbers later was acknowledged (RFC 9002). */
 export const PACKET_THRESHOLD = 3;
+/** The packet threshold grows to the reordering seen in spurious losses, up to this. */
+export const MAX_PACKET_THRESHOLD = 64;
+/** A spurious loss by time adds this many RTTs to the time threshold, up to MAX_TIME_THRESHOLD_EXTRA. */
+export const TIME_THRESHOLD_STEP = 1 / 8;
+export const MAX_TIME_THRESHOLD_EXTRA = 1;
 
 /** Loss detection: a packet is lost once sent this many smoothed RTTs before a later acknowledged one. */
 export const TIME_THRESHOLD = 9 / 8;

@@ -127,11 +127,20 @@ export class Outbound {
   /** Copies `data` into a queued message (InvalidPayload when it is not a usable Uint8Array). */
   enqueue(channelId: number, reliable: boolean, data: Uint8Array): Result {
     if (!Number.isInteger(channelId) || channelId < 0 || channelId >= CHANNEL_COUNT) return Result.InvalidChannel;
-    const bytes = ownedCopy(data);
-    if (bytes === null) return Result.InvalidPayload;
+    // The limits first, on the real length: a sender offering messages until one is refused must
+    // not pay a copy of every refused one (a bulk sender's loop did, once a frame).
+    const length = intrinsicLength(data);
+    if (length < 0) return Result.InvalidPayload;
     if (reliable) {
-      if (bytes.length > this.config.maxReliableMessageBytes) return Result.InvalidPayload;
-      if (this.pendingReliableBytes + bytes.length > this.config.maxPendingReliableBytes) return Result.InsufficientBuffer;
+      if (length > this.config.maxReliableMessageBytes) return Result.InvalidPayload;
+      if (this.pendingReliableBytes + length > this.config.maxPendingReliableBytes) return Result.InsufficientBuffer;
+    } else {
+      if (length > this.config.maxUnreliableMessageBytes) return Result.InvalidPayload;
+      if (this.unreliableBytes + length > this.maxQueuedUnreliableBytes) return Result.InsufficientBuffer;
+    }
+    const bytes = ownedCopy(data);
+    if (bytes === null || bytes.length !== length) return Result.InvalidPayload;
+    if (reliable) {
       const channel = this.reliableChannel(channelId);
       const message = new OutboundMessage(channelId, true, channel.nextSequence, bytes, this.config.maxPacketBytes);
       channel.nextSequence = sequenceAdd(channel.nextSequence, 1);
@@ -140,8 +149,6 @@ export class Outbound {
       this.pendingReliableBytes += bytes.length;
       return Result.Ok;
     }
-    if (bytes.length > this.config.maxUnreliableMessageBytes) return Result.InvalidPayload;
-    if (this.unreliableBytes + bytes.length > this.maxQueuedUnreliableBytes) return Result.InsufficientBuffer;
     const sequence = this.unreliableSequences[channelId];
     this.unreliableSequences[channelId] = sequenceAdd(sequence, 1);
     this.unreliable.push(new OutboundMessage(channelId, false, sequence, bytes, this.config.maxPacketBytes));
@@ -280,6 +287,18 @@ export class Outbound {
  */
 export function reliableReceiveBudget(config: ReliabilityConfig): number {
   return config.maxReassemblyBytes - config.maxUnreliableMessageBytes - MESSAGE_CHARGE_OVERHEAD;
+}
+
+const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, 'length')?.get;
+
+/** The real length of a usable Uint8Array (the intrinsic getter, whatever the object claims), or -1. */
+function intrinsicLength(data: unknown): number {
+  try {
+    if (!(data instanceof Uint8Array) || typedArrayLength === undefined) return -1;
+    return typedArrayLength.call(data) as number;
+  } catch {
+    return -1;
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { PACKET_THRESHOLD } from './constants';
+import { MAX_PACKET_THRESHOLD, MAX_TIME_THRESHOLD_EXTRA, PACKET_THRESHOLD, TIME_THRESHOLD_STEP } from './constants';
 
 /** Packets declared lost that are remembered, to recognise a late acknowledgement (spurious loss). */
 const REMEMBERED_LOSSES = 256;
@@ -30,6 +30,15 @@ export class SentPacketLog {
   largestAcked = -1;
   /** Recently declared lost, ascending packet numbers, at most REMEMBERED_LOSSES. */
   private recentlyLost: SentPacket[] = [];
+  /** For each of recentlyLost: how many numbers behind the largest acknowledged it was when declared lost (0: by time). */
+  private recentlyLostGap: number[] = [];
+  /**
+   * Reordering thresholds (RFC 9002 §6.1 lets them adapt; Linux and RACK do): a loss that turns
+   * out spurious shows the path reorders that far, so later packets get that much more room
+   * before they are declared lost (a jittery path reorders packets sent 1 ms apart by several).
+   */
+  private packetThreshold = PACKET_THRESHOLD;
+  private timeThresholdExtra = 0;
 
   get bytesInFlight(): number {
     return this.inFlightBytes;
@@ -37,6 +46,16 @@ export class SentPacketLog {
 
   get packetsInFlight(): number {
     return this.inFlight;
+  }
+
+  /** The packet reordering threshold in use (PACKET_THRESHOLD until a spurious loss raised it). */
+  get reorderingThreshold(): number {
+    return this.packetThreshold;
+  }
+
+  /** Extra time threshold, in RTTs, on top of TIME_THRESHOLD (0 until a spurious loss by time raised it). */
+  get timeThresholdExtraRtts(): number {
+    return this.timeThresholdExtra;
   }
 
   add(packet: SentPacket): void {
@@ -72,33 +91,50 @@ export class SentPacketLog {
     if (lost.length === 0 || ranges.length === 0) return [];
     let found: SentPacket[] | null = null;
     let kept = 0;
+    const gaps = this.recentlyLostGap;
     for (let i = 0; i < lost.length; i++) {
       const packet = lost[i];
-      if (covers(ranges, packet.packetNumber)) (found ??= []).push(packet);
-      else lost[kept++] = packet;
+      if (covers(ranges, packet.packetNumber)) {
+        (found ??= []).push(packet);
+        const gap = gaps[i];
+        if (gap > 0) this.packetThreshold = Math.min(MAX_PACKET_THRESHOLD, Math.max(this.packetThreshold, gap + 1));
+        else this.timeThresholdExtra = Math.min(MAX_TIME_THRESHOLD_EXTRA, this.timeThresholdExtra + TIME_THRESHOLD_STEP);
+      } else {
+        gaps[kept] = gaps[i];
+        lost[kept++] = packet;
+      }
     }
     lost.length = kept;
+    gaps.length = kept;
     return found ?? [];
   }
 
   /**
-   * Declares lost every packet below the largest acknowledged one that is PACKET_THRESHOLD numbers
-   * behind it or was sent `lossDelayMs` or more ago. Returns them, and when the next one would be.
+   * Declares lost every packet below the largest acknowledged one that is the reordering threshold
+   * (PACKET_THRESHOLD at first) numbers behind it or was sent `lossDelayMs` (plus the adapted
+   * extra, in `rttMs`) or more ago. Returns them, and when the next one would be.
    */
-  detectLosses(now: number, lossDelayMs: number): { lost: SentPacket[]; nextLossTime: number } {
+  detectLosses(now: number, lossDelayMs: number, rttMs = 0): { lost: SentPacket[]; nextLossTime: number } {
     const lost: SentPacket[] = [];
     let nextLossTime = Infinity;
+    const delay = lossDelayMs + this.timeThresholdExtra * rttMs;
     for (let i = this.head; i < this.packets.length; i++) {
       const packet = this.packets[i];
       if (packet.packetNumber >= this.largestAcked) break;
       if (packet.done) continue;
-      if (this.largestAcked - packet.packetNumber >= PACKET_THRESHOLD || packet.sentTime <= now - lossDelayMs) {
+      const gap = this.largestAcked - packet.packetNumber;
+      const byNumber = gap >= this.packetThreshold;
+      if (byNumber || packet.sentTime <= now - delay) {
         this.finish(packet);
         lost.push(packet);
         this.recentlyLost.push(packet);
-        if (this.recentlyLost.length > REMEMBERED_LOSSES) this.recentlyLost.shift();
+        this.recentlyLostGap.push(byNumber ? gap : 0);
+        if (this.recentlyLost.length > REMEMBERED_LOSSES) {
+          this.recentlyLost.shift();
+          this.recentlyLostGap.shift();
+        }
       } else {
-        nextLossTime = Math.min(nextLossTime, packet.sentTime + lossDelayMs);
+        nextLossTime = Math.min(nextLossTime, packet.sentTime + delay);
       }
     }
     this.compact();

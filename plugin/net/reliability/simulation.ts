@@ -68,7 +68,7 @@ export class SimulatedLink implements PacketPath {
     const jitter = p.jitterMs ?? 0;
     let delay = latency + jitter * jitterDraw;
     if (reorderDraw < (p.reorderRate ?? 0)) delay += latency + 10 + 20 * jitterDraw;
-    const copy = { packetNumber: packet.packetNumber, payload: packet.payload.slice() };
+    const copy = copyPacket(packet);
     this.queue.push({ deliverAt: now + delay, order: this.order++, packet: copy });
     if (duplicateDraw < (p.duplicateRate ?? 0)) {
       this.queue.push({ deliverAt: now + latency + jitter * duplicateJitterDraw + 5, order: this.order++, packet: copy });
@@ -255,7 +255,7 @@ export class Bottleneck {
     }
     const departAt = Math.max(now, this.lastDeparture) + bytes / this.profile.bytesPerMs;
     this.lastDeparture = departAt;
-    this.queue.push({ flow, departAt, bytes, packet: { packetNumber: packet.packetNumber, payload: packet.payload.slice() } });
+    this.queue.push({ flow, departAt, bytes, packet: copyPacket(packet) });
     this.peakQueueBytes = Math.max(this.peakQueueBytes, waiting + bytes);
   }
 
@@ -283,4 +283,10 @@ export class Bottleneck {
     while (n < pending.length && pending[n].deliverAt <= now) n++;
     return pending.splice(0, n).map((item) => item.packet);
   }
+}
+
+/** What a link keeps of a packet in flight: its own copy of the payload. */
+function copyPacket(packet: OutgoingPacket): OutgoingPacket {
+  const payload = packet.payload.slice();
+  return { packetNumber: packet.packetNumber, payload, datagram: payload };
 }

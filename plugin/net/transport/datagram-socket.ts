@@ -11,7 +11,12 @@ export interface DatagramSocket {
   send(datagram: Uint8Array): void;
   /** Fires once when datagrams can be sent. */
   onOpen: (() => void) | null;
-  /** One received datagram. It may be a view into a buffer the socket reuses: copy what you keep. */
+  /**
+   * One received datagram, handed over: the socket never reuses or changes its memory afterwards,
+   * so the receiver keeps it without copying (every link here gets a fresh buffer per datagram
+   * from its runtime: dgram, WebSocket and data-channel messages). A link that reuses a buffer
+   * must copy before calling this.
+   */
   onMessage: ((datagram: Uint8Array) => void) | null;
   /** Fires once when the link closes by itself (error, remote close) — not after `close()`. */
   onClose: ((reason: string) => void) | null;

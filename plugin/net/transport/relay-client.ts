@@ -19,6 +19,8 @@ import {
   encodeRegister,
   isFinalRefusal,
   sessionIdFromBytes,
+  sessionIdHighAt,
+  sessionIdLowAt,
   type RefusedDatagram,
   type RegisteredDatagram,
 } from '../wire/relay-codec';
@@ -105,7 +107,11 @@ export class RelayClient {
   onRegistered: ((registration: RelayRegistration) => void) | null = null;
   onUnregistered: (() => void) | null = null;
   onRefused: ((reason: number, detail: string, final: boolean) => void) | null = null;
-  onData: ((sourceSession: bigint, payload: Uint8Array) => void) | null = null;
+  /**
+   * Relay DATA from session `sourceHigh`·2^32 + `sourceLow` (the id as two u32, so no BigInt is
+   * made per datagram). `payload` is a view of the socket's datagram, which the receiver owns.
+   */
+  onData: ((sourceHigh: number, sourceLow: number, payload: Uint8Array) => void) | null = null;
 
   private readonly relay: RelayUrl;
   private readonly token: string;
@@ -212,6 +218,24 @@ export class RelayClient {
     return true;
   }
 
+  /**
+   * Sends relay DATA built in place: `datagram` holds the payload after DATA_HEADER_BYTES of room,
+   * into which the header (type, `destination`'s 8 id bytes) is written; the datagram then goes to
+   * the link as it is (the caller must not touch it afterwards). Same checks and bytes as send().
+   */
+  sendInPlace(destination: Uint8Array, datagram: Uint8Array): boolean {
+    if (this.state !== 'registered') return false;
+    if (!(datagram instanceof Uint8Array) || datagram.length <= DATA_HEADER_BYTES || datagram.length > MAX_RELAY_DATAGRAM_BYTES) return false;
+    if (!(destination instanceof Uint8Array) || destination.length !== DATA_HEADER_BYTES - 1) return false;
+    datagram[0] = RelayType.Data;
+    datagram.set(destination, 1);
+    this.counters.datagramsSent++;
+    this.counters.bytesSent += datagram.length;
+    if (this.conditioned !== null) this.conditioned.send(datagram);
+    else this.socket?.send(datagram);
+    return true;
+  }
+
   stats(): RelayClientStats {
     return { ...this.counters };
   }
@@ -281,7 +305,7 @@ export class RelayClient {
     this.counters.bytesReceived += datagram.length;
     // The per-datagram path: relay DATA goes straight to the callback as a view.
     if (datagram[0] === RelayType.Delivery && datagram.length > DATA_HEADER_BYTES && this.state === 'registered') {
-      this.onData?.(sessionIdFromBytes(datagram, 1), datagram.subarray(DATA_HEADER_BYTES));
+      this.onData?.(sessionIdHighAt(datagram, 1), sessionIdLowAt(datagram, 1), datagram.subarray(DATA_HEADER_BYTES));
       return;
     }
     const decoded = decodeRelayDatagram(datagram);
