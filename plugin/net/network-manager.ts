@@ -372,7 +372,7 @@ export class NetworkManager {
     const claimants = this.peersBySession.get(datagram.sourceLow);
     const high = datagram.sourceHigh;
     // A stranger gets no answer and leaves no state behind.
-    if (claimants === undefined || !claimants.some((link) => link.sessionHigh === high)) {
+    if (claimants === undefined || !hasSessionHigh(claimants, high)) {
       this.countDrop('unknownSession');
       return;
     }
@@ -516,6 +516,12 @@ export class NetworkManager {
   private countDrop(reason: string): void {
     this.managerDrops[reason] = (this.managerDrops[reason] ?? 0) + 1;
   }
+}
+
+/** Whether one of `claimants` names a session with these high 32 bits (a loop: no closure per datagram). */
+function hasSessionHigh(claimants: readonly PeerLink[], high: number): boolean {
+  for (let i = 0; i < claimants.length; i++) if (claimants[i].sessionHigh === high) return true;
+  return false;
 }
 
 function isPeerId(value: unknown): value is PeerId {

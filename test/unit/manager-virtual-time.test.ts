@@ -240,6 +240,24 @@ describe('NetworkManager in virtual time over the MemorySwitch', function () {
     expect(b.messages.map((m) => [m.channelId, indexOf(m.data)])).to.deep.equal(range(5).map((i) => [7, i]));
   });
 
+  it('peers are found by their whole 64-bit relay session id: a route naming the same low 32 bits with other high bits gets nothing', () => {
+    const sw = new MemorySwitch({ seed: 33, link: { latencyMs: 5 } });
+    const a = virtualPeer(sw, { identity: seededIdentity('a 33') });
+    const b = virtualPeer(sw, { identity: seededIdentity('b 33') });
+    peers.push(a, b);
+    registerVirtual(sw, [a, b]);
+    const real = decodeRoute(b.net.getRoute()!);
+    if (!real.ok) throw new Error(real.error);
+    const forged = encodeRoute({ ...real.route, sessionId: real.route.sessionId ^ (0x5a5a5a5an << 32n) });
+    expect(a.net.openPeer(b.id, forged)).to.equal(Result.Ok);
+    expect(b.net.openPeer(a.id, a.net.getRoute()!)).to.equal(Result.Ok);
+    for (let i = 0; i < 400; i++) virtualFrame(sw, [a, b]);
+    expect(isConnected(a, b.id), 'a took datagrams from the session with the other high bits').to.equal(false);
+    expect(a.net.getDropCounts().unknownSession ?? 0).to.be.greaterThan(0);
+    expect(a.net.updatePeer(b.id, b.net.getRoute()!)).to.equal(Result.Ok);
+    pumpVirtual(sw, [a, b], 'both ends connected once the route is right', () => isConnected(a, b.id) && isConnected(b, a.id), { maxFrames: 4000 });
+  });
+
   // Found here: held messages used to wait for the peer's next packet (a keepalive, up to 1 s later).
   it('held reliable messages are delivered at the first runCallbacks() after openChannel, without waiting for more traffic', () => {
     const sw = new MemorySwitch({ seed: 32, link: { latencyMs: 5 } });
