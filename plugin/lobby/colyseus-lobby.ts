@@ -2,12 +2,8 @@
  * LobbyAdapter over colyseus.js 0.16, for the lobby server in server/lobby (browser and Node).
  * Members and metadata come from the room state (decoded by reflection) and are diffed into
  * join/update/leave events; metadata writes are requests the server answers after applying them.
- * A dropped connection is re-established with the room's reconnection token. When that is no
- * longer possible (the lobby server restarted, or shut down and came back: the room is gone), the
- * adapter joins the lobby by name again as a new member, republishes this member's metadata, and
- * emits leave/join for the members that changed meanwhile. Both paths back off and give up after
- * `reconnectAttempts`. Requests still waiting are sent again (they set values, so a repeat is
- * harmless).
+ * A dropped connection is re-established with the room's reconnection token, and requests still
+ * waiting are sent again (they set values, so a repeat is harmless).
  */
 import { Client, type Room } from 'colyseus.js';
 import { Observable, Subject } from 'rxjs';
@@ -37,10 +33,7 @@ export interface ColyseusLobbyOptions {
   joinTimeoutMs?: number;
   /** How long setMemberMetadata waits for the server's answer (default 10,000 ms). */
   requestTimeoutMs?: number;
-  /**
-   * Attempts to get back into the lobby after the connection dropped or the server went away,
-   * before giving up and completing the observables (default 30, about a minute with the backoff).
-   */
+  /** Reconnect attempts after a dropped connection before giving up (default 8). */
   reconnectAttempts?: number;
   /** Delay before the first reconnect attempt; doubles per attempt up to 2,000 ms (default 100 ms). */
   reconnectDelayMs?: number;
@@ -77,6 +70,9 @@ const MAX_VALUE_READ = 8_192;
 type ConnectionState = 'open' | 'reconnecting' | 'closed';
 
 export class ColyseusLobby implements LobbyAdapter {
+  readonly selfId: string;
+  /** Handed out on join when the lobby server has a relaySecret: pass it as NetworkManagerOptions.token. */
+  readonly relayToken?: string;
   readonly lobbyName: string;
   readonly memberJoin$: Observable<LobbyMember>;
   readonly memberUpdate$: Observable<LobbyMember>;
@@ -94,10 +90,6 @@ export class ColyseusLobby implements LobbyAdapter {
   private leaving = false;
   private nextSeq = 1;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  private memberId: string;
-  private token: string | undefined;
-  /** Rejoins after the room was lost, for the logs and for tests. */
-  private rejoinCount = 0;
 
   /**
    * Joins (or creates) the lobby `lobbyName` on the server at `url` ('ws://host:port'). Rejects
@@ -134,8 +126,8 @@ export class ColyseusLobby implements LobbyAdapter {
   ) {
     this.room = room;
     this.lobbyName = lobbyName;
-    this.memberId = room.sessionId;
-    this.token = welcome.relayToken;
+    this.selfId = room.sessionId;
+    if (welcome.relayToken !== undefined) this.relayToken = welcome.relayToken;
     this.limits = welcome.limits;
     this.logger = settings.logger;
     this.view = new MemberView(this.selfId);
@@ -145,27 +137,6 @@ export class ColyseusLobby implements LobbyAdapter {
     // The state already lists everyone present, this member included (waitUntilReady).
     this.view.apply(readMembers(room.state));
     this.attach(room);
-  }
-
-  /**
-   * This member's id in the lobby. It changes when the adapter had to join again after the server
-   * lost the room (a restart); the other members then see this member leave and a new one join.
-   */
-  get selfId(): string {
-    return this.memberId;
-  }
-
-  /**
-   * Handed out on join when the lobby server has a relaySecret: pass it as
-   * NetworkManagerOptions.token. A rejoin brings a fresh one (a registered manager needs none).
-   */
-  get relayToken(): string | undefined {
-    return this.token;
-  }
-
-  /** How many times the adapter joined the lobby again after the server lost the room. */
-  get rejoins(): number {
-    return this.rejoinCount;
   }
 
   members(): LobbyMember[] {
@@ -249,31 +220,26 @@ export class ColyseusLobby implements LobbyAdapter {
   private onRoomLeave(room: Room, code: number): void {
     if (room !== this.room || this.connection !== 'open') return;
     if (this.leaving) return;
-    this.connection = 'reconnecting';
     if (code === CLOSE_CONSENTED) {
-      // The server closed the room (it is shutting down or restarting): no token brings it back.
-      this.logger.warn(`lobby "${this.lobbyName}": closed by the server; joining again when it is back`);
-      this.scheduleReconnect(0, 'rejoin');
+      this.logger.info(`lobby "${this.lobbyName}": closed by the server`);
+      this.finish('closed by the server');
       return;
     }
     this.logger.warn(`lobby "${this.lobbyName}": connection dropped (code ${code}); reconnecting`);
-    this.scheduleReconnect(0, 'token');
+    this.connection = 'reconnecting';
+    this.scheduleReconnect(0);
   }
 
-  /**
-   * Tries again after a backoff: with the reconnection token (the same member, when the server
-   * still holds our seat) or, once the room is gone, by joining the lobby by name.
-   */
-  private scheduleReconnect(attempt: number, how: 'token' | 'rejoin'): void {
+  private scheduleReconnect(attempt: number): void {
     if (attempt >= this.settings.reconnectAttempts) {
-      this.logger.warn(`lobby "${this.lobbyName}": gave up getting back into the lobby after ${attempt} attempts`);
+      this.logger.warn(`lobby "${this.lobbyName}": gave up reconnecting after ${attempt} attempts`);
       this.finish('connection lost');
       return;
     }
-    const delay = Math.min(MAX_RECONNECT_DELAY_MS, this.settings.reconnectDelayMs * 2 ** Math.min(attempt, 16));
+    const delay = Math.min(MAX_RECONNECT_DELAY_MS, this.settings.reconnectDelayMs * 2 ** attempt);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      void (how === 'token' ? this.reconnect(attempt) : this.rejoin(attempt));
+      void this.reconnect(attempt);
     }, delay);
   }
 
@@ -284,12 +250,10 @@ export class ColyseusLobby implements LobbyAdapter {
     } catch (error) {
       if (this.connection !== 'reconnecting') return;
       if (isRefusal(error)) {
-        // Our seat is gone (the server restarted, or held it past reconnectSeconds): join anew.
-        // The server answered, so it is up: join again now rather than after another backoff.
-        this.logger.warn(`lobby "${this.lobbyName}": reconnect refused (${errorMessage(error)}); joining again`);
-        void this.rejoin(attempt + 1);
+        this.logger.warn(`lobby "${this.lobbyName}": reconnect refused: ${errorMessage(error)}`);
+        this.finish('reconnect refused');
       } else {
-        this.scheduleReconnect(attempt + 1, 'token');
+        this.scheduleReconnect(attempt + 1);
       }
       return;
     }
@@ -302,53 +266,6 @@ export class ColyseusLobby implements LobbyAdapter {
     // The fresh full state arrives next; attach() diffs it against what we knew before the drop.
     this.attach(room);
     this.logger.info(`lobby "${this.lobbyName}": reconnected`);
-    for (const [seq, request] of this.pending) this.sendRequest(seq, request.entries);
-  }
-
-  /** Joins the lobby by name as a new member, then republishes what this member had published. */
-  private async rejoin(attempt: number): Promise<void> {
-    let room: Room;
-    let welcome: WelcomeMessage;
-    try {
-      room = await this.client.joinOrCreate(LOBBY_ROOM_TYPE, { ...this.settings.joinOptions, lobbyName: this.lobbyName });
-    } catch (error) {
-      if (this.connection !== 'reconnecting') return;
-      const refusal = joinError(error, this.lobbyName);
-      if (refusal.code === 'invalid_name' || refusal.code === 'invalid_join') {
-        this.logger.warn(`lobby "${this.lobbyName}": joining again was refused: ${refusal.message}`);
-        this.finish(`joining again was refused: ${refusal.message}`);
-        return;
-      }
-      this.scheduleReconnect(attempt + 1, 'rejoin');
-      return;
-    }
-    try {
-      welcome = await waitUntilReady(room, this.settings.joinTimeoutMs);
-    } catch {
-      await leaveQuietly(room);
-      if (this.connection === 'reconnecting') this.scheduleReconnect(attempt + 1, 'rejoin');
-      return;
-    }
-    if (this.connection !== 'reconnecting') {
-      await leaveQuietly(room);
-      return;
-    }
-    const ownMetadata = new Map(this.view.get(this.memberId) ?? []);
-    this.room = room;
-    this.memberId = room.sessionId;
-    this.token = welcome.relayToken;
-    this.connection = 'open';
-    this.rejoinCount++;
-    // Everyone else rejoined under new ids too: the diff says who left, who is (newly) here.
-    this.emit(this.view.rebase(this.memberId, readMembers(room.state)));
-    this.attach(room);
-    this.logger.info(`lobby "${this.lobbyName}": joined again as ${this.memberId} after the server lost the room`);
-    if (ownMetadata.size > 0) {
-      const entries = Object.fromEntries(ownMetadata);
-      const seq = this.nextSeq;
-      this.nextSeq = seq >= MAX_REQUEST_SEQ ? 1 : seq + 1;
-      this.sendRequest(seq, entries);
-    }
     for (const [seq, request] of this.pending) this.sendRequest(seq, request.entries);
   }
 
@@ -378,7 +295,7 @@ function resolveSettings(options: ColyseusLobbyOptions): Settings {
   const settings: Settings = {
     joinTimeoutMs: options.joinTimeoutMs ?? 10_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
-    reconnectAttempts: options.reconnectAttempts ?? 30,
+    reconnectAttempts: options.reconnectAttempts ?? 8,
     reconnectDelayMs: options.reconnectDelayMs ?? 100,
     logger: options.logger ?? consoleLogger,
     joinOptions,

@@ -16,17 +16,7 @@ export interface MemberEvent {
 export class MemberView {
   private readonly members: MemberSnapshot = new Map();
 
-  constructor(private selfId: string) {}
-
-  /**
-   * This member joined again under a new id (the server lost the room): forget the old own entry
-   * and diff `snapshot` as usual. The old self never appears in events; the new one is self.
-   */
-  rebase(selfId: string, snapshot: MemberSnapshot): MemberEvent[] {
-    this.members.delete(this.selfId);
-    this.selfId = selfId;
-    return this.apply(snapshot);
-  }
+  constructor(private readonly selfId: string) {}
 
   /**
    * Replaces the view with `snapshot`. Events: leaves first (so a peer id that moved to a new
