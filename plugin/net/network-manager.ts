@@ -8,7 +8,7 @@ import { Result } from './result';
 import { decodeRouteForPeer, encodeRoute, type RouteInfo } from './route';
 import type { LinkKind, TransportPreference } from './transport/datagram-socket';
 import { RelayClient } from './transport/relay-client';
-import { consoleLogger, systemClock, type Clock, type Logger, type NetworkMessage, type PeerId, type PeerState, type PeerStateChange, type PeerStats } from './types';
+import { consoleLogger, systemClock, type Clock, type Logger, type NetworkMessage, type PeerId, type PeerState, type PeerStateChange, type PeerStats, type RelayStatus } from './types';
 
 export type { NetworkManagerOptions } from './manager-options';
 
@@ -24,7 +24,8 @@ type OpenedPacket = Extract<OpenResult, { ok: true }>;
 type QueuedEvent =
   | { kind: 'route'; route: string }
   | { kind: 'state'; change: PeerStateChange }
-  | { kind: 'message'; message: NetworkMessage };
+  | { kind: 'message'; message: NetworkMessage }
+  | { kind: 'relay'; status: RelayStatus };
 
 interface InboundDatagram {
   source: bigint;
@@ -47,10 +48,13 @@ export class NetworkManager {
   readonly message$: Observable<NetworkMessage>;
   readonly routeUpdate$: Observable<string>;
   readonly peerState$: Observable<PeerStateChange>;
+  /** The relay link's state ('connecting', 'registered', 'unreachable', 'refused') with its cause; emits in runCallbacks(). */
+  readonly relayState$: Observable<RelayStatus>;
 
   private readonly messageSubject = new Subject<NetworkMessage>();
   private readonly routeSubject = new Subject<string>();
   private readonly peerStateSubject = new Subject<PeerStateChange>();
+  private readonly relayStateSubject = new Subject<RelayStatus>();
 
   private readonly identity: Identity;
   private readonly limits: ResolvedManagerLimits;
@@ -75,6 +79,9 @@ export class NetworkManager {
   private pendingEvents: QueuedEvent[] = [];
   private route: string | null = null;
   private refusedReason: string | null = null;
+  private relayStatus: RelayStatus;
+  /** Peers this manager marked 'disconnected' because the relay was unreachable: 'connecting' again once it registers. */
+  private readonly cutOffByRelay = new Set<PeerLink>();
   private disposed = false;
   private readonly managerDrops: Record<string, number> = {};
 
@@ -100,8 +107,12 @@ export class NetworkManager {
     this.message$ = this.messageSubject.asObservable();
     this.routeUpdate$ = this.routeSubject.asObservable();
     this.peerState$ = this.peerStateSubject.asObservable();
+    this.relayState$ = this.relayStateSubject.asObservable();
 
     this.relayUrl = options.relay;
+    this.relayStatus = { state: 'connecting', relay: this.relayUrl, reason: null };
+    // The first runCallbacks() tells subscribers where the link starts.
+    this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
     try {
       this.relay = new RelayClient({
         url: options.relay,
@@ -126,11 +137,23 @@ export class NetworkManager {
       // Path changed under every peer: let reliability probe again at once instead of waiting
       // out a backed-off retransmission timer.
       for (const link of this.peers.values()) link.connection.onPathChanged(this.clock.now());
+      for (const link of this.cutOffByRelay) if (this.peers.has(link.peerId)) this.setState(link, 'connecting');
+      this.cutOffByRelay.clear();
+    };
+    this.relay.onStateChange = (state, reason) => {
+      this.relayStatus = { state, relay: this.relayUrl, reason };
+      this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
+      if (state !== 'unreachable') return;
+      for (const link of this.peers.values()) {
+        if (link.state === 'disconnected') continue;
+        this.cutOffByRelay.add(link);
+        this.setState(link, 'disconnected', `relay ${this.relayUrl} unreachable: ${reason ?? 'unknown cause'}`);
+      }
     };
     this.relay.onRefused = (reason, detail, final) => {
       if (!final) return;
       this.refusedReason = `relay refused registration (reason ${reason}: ${detail})`;
-      for (const link of this.peers.values()) this.setState(link, 'disconnected');
+      for (const link of this.peers.values()) this.setState(link, 'disconnected', this.refusedReason);
     };
     this.relay.onData = (source, payload) => this.enqueueInbound(source, payload);
     this.relay.start();
@@ -152,6 +175,11 @@ export class NetworkManager {
    */
   getTransportInfo(): { requested: TransportPreference; link: LinkKind | null; relay: string } {
     return { requested: this.relay.transportPreference, link: this.disposed ? null : this.relay.linkKind, relay: this.relayUrl };
+  }
+
+  /** The relay link's state now, with its cause (relayState$ tells changes). */
+  getRelayState(): RelayStatus {
+    return this.relayStatus;
   }
 
   /** The long-term identity, so a game can keep its peer id across runs. */
@@ -199,8 +227,10 @@ export class NetworkManager {
     const link = new PeerLink(peerId, decoded, this.identity, this.reliabilityConfig, this.clock, randomIncarnation());
     this.peers.set(peerId, link);
     this.bindSession(link);
-    link.state = this.refusedReason ? 'disconnected' : 'connecting';
-    this.pendingEvents.push({ kind: 'state', change: { peerId, state: link.state } });
+    const reason = this.refusedReason ?? (this.relayStatus.state === 'unreachable' ? `relay ${this.relayUrl} unreachable: ${this.relayStatus.reason ?? 'unknown cause'}` : null);
+    link.state = reason !== null ? 'disconnected' : 'connecting';
+    if (reason !== null && this.refusedReason === null) this.cutOffByRelay.add(link);
+    this.pendingEvents.push({ kind: 'state', change: reason !== null ? { peerId, state: link.state, reason } : { peerId, state: link.state } });
     return Result.Ok;
   }
 
@@ -326,6 +356,7 @@ export class NetworkManager {
     this.messageSubject.complete();
     this.routeSubject.complete();
     this.peerStateSubject.complete();
+    this.relayStateSubject.complete();
   }
 
   private decodeRouteFor(peerId: PeerId, route: string): RouteInfo | Result {
@@ -350,6 +381,7 @@ export class NetworkManager {
 
   private removePeer(link: PeerLink): void {
     this.peers.delete(link.peerId);
+    this.cutOffByRelay.delete(link);
     this.unbindSession(link);
     this.deliveryDue.delete(link);
   }
@@ -475,13 +507,14 @@ export class NetworkManager {
   }
 
   private checkTimeout(link: PeerLink, now: number): void {
-    if (link.state === 'connected' && link.connection.isTimedOut(now)) this.setState(link, 'disconnected');
+    if (link.state === 'connected' && link.connection.isTimedOut(now)) this.setState(link, 'disconnected', `no answer for ${this.limits.timeoutMs} ms`);
   }
 
-  private setState(link: PeerLink, state: PeerState): void {
+  private setState(link: PeerLink, state: PeerState, reason?: string): void {
     if (link.state === state) return;
     link.state = state;
-    this.pendingEvents.push({ kind: 'state', change: { peerId: link.peerId, state } });
+    if (state === 'connected') this.cutOffByRelay.delete(link);
+    this.pendingEvents.push({ kind: 'state', change: reason !== undefined ? { peerId: link.peerId, state, reason } : { peerId: link.peerId, state } });
   }
 
   private emit(event: QueuedEvent): void {
@@ -491,6 +524,9 @@ export class NetworkManager {
         break;
       case 'state':
         this.peerStateSubject.next(event.change);
+        break;
+      case 'relay':
+        this.relayStateSubject.next(event.status);
         break;
       case 'message':
         // A message for a peer closed earlier in this same frame is not delivered.

@@ -15,6 +15,11 @@ export interface DatagramSocket {
   onMessage: ((datagram: Uint8Array) => void) | null;
   /** Fires once when the link closes by itself (error, remote close) — not after `close()`. */
   onClose: ((reason: string) => void) | null;
+  /**
+   * A transient error that does not close the link (a UDP socket's ICMP "port unreachable"), so
+   * the relay client can name the cause when the relay never answers. Optional.
+   */
+  onError?: ((reason: string) => void) | null;
   /** Closes the link; idempotent; resolves when the underlying socket is released. */
   close(): Promise<void>;
   /** Which link carries DATA now, for links that can change (the WebRTC link); others are known by their URL scheme. */
