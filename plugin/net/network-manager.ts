@@ -85,12 +85,14 @@ export class NetworkManager {
   private disposed = false;
   private readonly managerDrops: Record<string, number> = {};
 
-  constructor(options: NetworkManagerOptions) {
-    const resolved = resolveManagerOptions(options);
+  constructor(given: NetworkManagerOptions) {
+    const resolved = resolveManagerOptions(given);
     if (!resolved.ok) throw new TypeError(`NetworkManager: ${resolved.error}`);
+    // The snapshot read once by resolveManagerOptions, never the caller's object again.
+    const options = resolved.options;
     this.limits = resolved.limits;
-    this.clock = options.clock ?? systemClock;
-    this.logger = options.logger ?? consoleLogger;
+    this.clock = options.clock !== undefined ? containedClock(options.clock) : systemClock;
+    this.logger = options.logger !== undefined ? containedLogger(options.logger) : consoleLogger;
     this.identity = options.identity ?? Identity.generate();
     const reliability = validateReliabilityConfig({
       ...defaultReliabilityConfig,
@@ -156,6 +158,7 @@ export class NetworkManager {
       for (const link of this.peers.values()) this.setState(link, 'disconnected', this.refusedReason);
     };
     this.relay.onData = (source, payload) => this.enqueueInbound(source, payload);
+    this.guardRelayCallbacks();
     this.relay.start();
   }
 
@@ -359,6 +362,30 @@ export class NetworkManager {
     this.relayStateSubject.complete();
   }
 
+  /** A socket callback must never throw (it would crash the process): each one is contained and counted. */
+  private guardRelayCallbacks(): void {
+    const relay = this.relay;
+    const guard = <A extends unknown[]>(name: string, callback: ((...args: A) => void) | null): ((...args: A) => void) | null => {
+      if (callback === null) return null;
+      return (...args: A) => {
+        try {
+          callback(...args);
+        } catch (error) {
+          this.countDrop(`callbackThrew:${name}`);
+          try {
+            this.logger.warn(`internal error in the relay ${name} callback (contained): ${error instanceof Error ? error.message : String(error)}`);
+          } catch {
+            // The logger is already contained; nothing more to do.
+          }
+        }
+      };
+    };
+    relay.onRegistered = guard('registered', relay.onRegistered);
+    relay.onRefused = guard('refused', relay.onRefused);
+    relay.onStateChange = guard('state', relay.onStateChange);
+    relay.onData = guard('data', relay.onData);
+  }
+
   private decodeRouteFor(peerId: PeerId, route: string): RouteInfo | Result {
     // The route's key must be the one the peer id was derived from: nobody takes over a known id.
     const decoded = decodeRouteForPeer(peerId, route);
@@ -538,6 +565,48 @@ export class NetworkManager {
   private countDrop(reason: string): void {
     this.managerDrops[reason] = (this.managerDrops[reason] ?? 0) + 1;
   }
+}
+
+/**
+ * A game's clock that cannot break a frame: a throw or a non-finite answer gives the last good
+ * time, so runCallbacks/flush and dispose go on (time simply stands still until it recovers).
+ */
+function containedClock(clock: Clock): Clock {
+  const now = clock.now;
+  let last = 0;
+  return {
+    now: () => {
+      try {
+        const value = now.call(clock);
+        if (typeof value === 'number' && Number.isFinite(value)) last = value;
+      } catch {
+        // keep the last good time
+      }
+      return last;
+    },
+  };
+}
+
+/** A game's logger that throws must not turn a warning into a crash (logs come from socket callbacks too). */
+function containedLogger(logger: Logger): Logger {
+  const info = logger.info;
+  const warn = logger.warn;
+  return {
+    info: (message) => {
+      try {
+        info.call(logger, message);
+      } catch {
+        // a log line is not worth a crash
+      }
+    },
+    warn: (message) => {
+      try {
+        warn.call(logger, message);
+      } catch {
+        // a log line is not worth a crash
+      }
+    },
+  };
 }
 
 function isPeerId(value: unknown): value is PeerId {

@@ -62,6 +62,11 @@ export interface RelayUrl {
 export function parseRelayUrl(url: string): RelayUrl {
   if (typeof url !== 'string' || url.length === 0) throw new Error('relay url must be a non-empty string like udp://127.0.0.1:7777 or ws://127.0.0.1:7777');
   if (url.length > 2048) throw new Error('relay url is longer than 2048 characters');
+  // Named before URL parsing, which would only say "not a URL" for a port past 65535.
+  const portText = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/?#:@]*):(\d+)(?:[/?#]|$)/i.exec(url)?.[1];
+  if (portText !== undefined && (Number(portText) < 1 || Number(portText) > 65535)) {
+    throw new Error(`relay url "${url}" has port ${portText}, expected 1..65535`);
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -262,6 +262,9 @@ export class RelayClient {
     let socket: DatagramSocket;
     try {
       socket = this.socketFactory(this.relay.url);
+      if (typeof socket !== 'object' || socket === null || typeof socket.send !== 'function' || typeof socket.close !== 'function') {
+        throw new Error(`socketFactory returned ${socket === null ? 'null' : typeof socket}, not a DatagramSocket`);
+      }
     } catch (error) {
       this.attemptFailed(`cannot open the link: ${(error as Error).message}`);
       this.scheduleReconnect(false);
@@ -283,7 +286,13 @@ export class RelayClient {
       this.sendRegister();
     };
     link.onMessage = (datagram) => {
-      if (generation === this.generation) this.receive(datagram);
+      if (generation !== this.generation) return;
+      // Called from a socket: a throw here would crash the process, so it costs one datagram.
+      try {
+        this.receive(datagram);
+      } catch {
+        this.counters.dropped++;
+      }
     };
     link.onClose = (reason) => {
       if (generation !== this.generation) return;
