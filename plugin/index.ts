@@ -9,7 +9,7 @@
 // --- networking core ----------------------------------------------------------------------------
 export { NetworkManager, type NetworkManagerOptions } from './net/network-manager';
 export { Result, decodeOk, decodeError, type Decoded } from './net/result';
-export type { PeerId, NetworkMessage, PeerState, PeerStateChange, PeerStats, LinkConditioner, Logger, Clock } from './net/types';
+export type { PeerId, NetworkMessage, PeerState, PeerStateChange, PeerStats, LinkConditioner, Logger, Clock, RelayState, RelayStatus } from './net/types';
 export { consoleLogger } from './net/types';
 export { Identity, peerIdFromPublicKey, parsePeerId, formatPeerId } from './net/identity';
 export { decodeRoute, encodeRoute, type RouteInfo } from './net/route';

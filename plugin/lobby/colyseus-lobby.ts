@@ -3,7 +3,10 @@
  * Members and metadata come from the room state (decoded by reflection) and are diffed into
  * join/update/leave events; metadata writes are requests the server answers after applying them.
  * A dropped connection is re-established with the room's reconnection token, and requests still
- * waiting are sent again (they set values, so a repeat is harmless).
+ * waiting are sent again (they set values, so a repeat is harmless). When that room is gone (the
+ * lobby server restarted or shut down, the reconnection window passed) the member joins the lobby
+ * again with backoff under a new id, republishes its own metadata, and the member list is diffed
+ * into leave/join/update events for whatever changed meanwhile.
  */
 import { Client, type Room } from 'colyseus.js';
 import { Observable, Subject } from 'rxjs';
@@ -33,7 +36,7 @@ export interface ColyseusLobbyOptions {
   joinTimeoutMs?: number;
   /** How long setMemberMetadata waits for the server's answer (default 10,000 ms). */
   requestTimeoutMs?: number;
-  /** Reconnect attempts after a dropped connection before giving up (default 8). */
+  /** Reconnect or rejoin attempts after a dropped connection before giving up (default 12, about 17 s). */
   reconnectAttempts?: number;
   /** Delay before the first reconnect attempt; doubles per attempt up to 2,000 ms (default 100 ms). */
   reconnectDelayMs?: number;
@@ -70,9 +73,6 @@ const MAX_VALUE_READ = 8_192;
 type ConnectionState = 'open' | 'reconnecting' | 'closed';
 
 export class ColyseusLobby implements LobbyAdapter {
-  readonly selfId: string;
-  /** Handed out on join when the lobby server has a relaySecret: pass it as NetworkManagerOptions.token. */
-  readonly relayToken?: string;
   readonly lobbyName: string;
   readonly memberJoin$: Observable<LobbyMember>;
   readonly memberUpdate$: Observable<LobbyMember>;
@@ -90,6 +90,12 @@ export class ColyseusLobby implements LobbyAdapter {
   private leaving = false;
   private nextSeq = 1;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private currentSelfId: string;
+  private currentRelayToken: string | undefined;
+  /** The room is gone for good (server restart, refused reconnect): the next attempts join afresh. */
+  private roomGone = false;
+  /** Own metadata to republish after a rejoin; until the server has it, the view keeps ours. */
+  private republishing: ReadonlyMap<string, string> | null = null;
 
   /**
    * Joins (or creates) the lobby `lobbyName` on the server at `url` ('ws://host:port'). Rejects
@@ -126,8 +132,8 @@ export class ColyseusLobby implements LobbyAdapter {
   ) {
     this.room = room;
     this.lobbyName = lobbyName;
-    this.selfId = room.sessionId;
-    if (welcome.relayToken !== undefined) this.relayToken = welcome.relayToken;
+    this.currentSelfId = room.sessionId;
+    this.currentRelayToken = welcome.relayToken;
     this.limits = welcome.limits;
     this.logger = settings.logger;
     this.view = new MemberView(this.selfId);
@@ -137,6 +143,16 @@ export class ColyseusLobby implements LobbyAdapter {
     // The state already lists everyone present, this member included (waitUntilReady).
     this.view.apply(readMembers(room.state));
     this.attach(room);
+  }
+
+  /** This member's id: its Colyseus session id, which changes when it has to join again after a server restart. */
+  get selfId(): string {
+    return this.currentSelfId;
+  }
+
+  /** Handed out on join when the lobby server has a relaySecret: pass it as NetworkManagerOptions.token. Renewed on a rejoin. */
+  get relayToken(): string | undefined {
+    return this.currentRelayToken;
   }
 
   members(): LobbyMember[] {
@@ -175,13 +191,20 @@ export class ColyseusLobby implements LobbyAdapter {
     room.onError((code, message) => this.logger.warn(`lobby "${this.lobbyName}": server error ${code}: ${message ?? ''}`));
     room.onStateChange((state) => {
       if (room !== this.room || this.connection === 'closed') return;
-      this.emit(this.view.apply(readMembers(state)));
+      this.applyState(state);
     });
     room.onMessage(LobbyMessageType.MetadataResult, (message: unknown) => {
       if (room === this.room) this.onResult(message);
     });
     room.onMessage('*', () => undefined); // unknown types from a newer server: ignored, not logged per message
     room.onLeave((code) => this.onRoomLeave(room, code));
+  }
+
+  private applyState(state: unknown): void {
+    const snapshot = readMembers(state);
+    // Until the republished metadata is in the server's state, our own entry stays as we had it.
+    if (this.republishing !== null && snapshot.has(this.selfId)) snapshot.set(this.selfId, this.republishing);
+    this.emit(this.view.apply(snapshot));
   }
 
   private emit(events: ReturnType<MemberView['apply']>): void {
@@ -221,8 +244,12 @@ export class ColyseusLobby implements LobbyAdapter {
     if (room !== this.room || this.connection !== 'open') return;
     if (this.leaving) return;
     if (code === CLOSE_CONSENTED) {
-      this.logger.info(`lobby "${this.lobbyName}": closed by the server`);
-      this.finish('closed by the server');
+      // A server that shuts down and one that restarts look the same from here: join again with
+      // backoff, and give up (completing the observables) only after the attempts run out.
+      this.logger.warn(`lobby "${this.lobbyName}": closed by the server; joining again with backoff`);
+      this.roomGone = true;
+      this.connection = 'reconnecting';
+      this.scheduleReconnect(0);
       return;
     }
     this.logger.warn(`lobby "${this.lobbyName}": connection dropped (code ${code}); reconnecting`);
@@ -244,14 +271,20 @@ export class ColyseusLobby implements LobbyAdapter {
   }
 
   private async reconnect(attempt: number): Promise<void> {
+    if (this.roomGone) {
+      await this.rejoin(attempt);
+      return;
+    }
     let room: Room;
     try {
       room = await this.client.reconnect(this.room.reconnectionToken);
     } catch (error) {
       if (this.connection !== 'reconnecting') return;
       if (isRefusal(error)) {
-        this.logger.warn(`lobby "${this.lobbyName}": reconnect refused: ${errorMessage(error)}`);
-        this.finish('reconnect refused');
+        // The room no longer knows us (a restarted server, an expired window): join it afresh.
+        this.logger.info(`lobby "${this.lobbyName}": reconnect refused (${errorMessage(error)}); joining again`);
+        this.roomGone = true;
+        await this.rejoin(attempt);
       } else {
         this.scheduleReconnect(attempt + 1);
       }
@@ -267,6 +300,77 @@ export class ColyseusLobby implements LobbyAdapter {
     this.attach(room);
     this.logger.info(`lobby "${this.lobbyName}": reconnected`);
     for (const [seq, request] of this.pending) this.sendRequest(seq, request.entries);
+  }
+
+  /** Joins the lobby again under a new session, republishes own metadata, diffs the members. */
+  private async rejoin(attempt: number): Promise<void> {
+    let room: Room;
+    let welcome: WelcomeMessage;
+    try {
+      room = await this.client.joinOrCreate(LOBBY_ROOM_TYPE, { ...this.settings.joinOptions, lobbyName: this.lobbyName });
+    } catch (error) {
+      if (this.connection !== 'reconnecting') return;
+      const refusal = joinError(error, '');
+      if (refusal.code === 'full' || refusal.code === 'invalid_name' || refusal.code === 'invalid_join') {
+        this.logger.warn(`lobby "${this.lobbyName}": joining again was refused: ${refusal.message}`);
+        this.finish('joining again was refused');
+      } else {
+        this.scheduleReconnect(attempt + 1);
+      }
+      return;
+    }
+    try {
+      welcome = await waitUntilReady(room, this.settings.joinTimeoutMs);
+    } catch {
+      await leaveQuietly(room);
+      if (this.connection === 'reconnecting') this.scheduleReconnect(attempt + 1);
+      return;
+    }
+    if (this.connection !== 'reconnecting') {
+      await leaveQuietly(room);
+      return;
+    }
+    // What the server had for us, with the writes still waiting on top (they are newer).
+    const own = new Map(this.view.get(this.selfId) ?? []);
+    for (const request of this.pending.values()) for (const [key, value] of Object.entries(request.entries)) own.set(key, value);
+    this.view.renameSelf(room.sessionId);
+    this.currentSelfId = room.sessionId;
+    if (welcome.relayToken !== undefined) this.currentRelayToken = welcome.relayToken;
+    this.room = room;
+    this.roomGone = false;
+    this.connection = 'open';
+    this.republishing = own.size > 0 ? new Map(own) : null;
+    this.attach(room);
+    this.logger.info(`lobby "${this.lobbyName}": joined again as ${room.sessionId}`);
+    for (const [seq, request] of this.pending) this.sendRequest(seq, request.entries);
+    if (this.republishing !== null) this.republish(this.republishing);
+    // The state that came with the join: who left, joined or changed while we were away.
+    this.applyState(room.state);
+  }
+
+  /** Sends our own metadata as it was before the rejoin, as an internal request. */
+  private republish(own: ReadonlyMap<string, string>): void {
+    const seq = this.nextSeq;
+    this.nextSeq = seq >= MAX_REQUEST_SEQ ? 1 : seq + 1;
+    const entries = Object.fromEntries(own);
+    const done = (): void => {
+      if (this.republishing === own) this.republishing = null;
+      if (this.connection === 'open') this.applyState(this.room.state);
+    };
+    const timer = setTimeout(() => {
+      this.pending.delete(seq);
+      done();
+    }, this.settings.requestTimeoutMs);
+    this.pending.set(seq, {
+      entries,
+      resolve: done,
+      reject: (error) => {
+        this.logger.warn(`lobby "${this.lobbyName}": republishing own metadata failed: ${error.message}`);
+        done();
+      },
+      timer,
+    });
+    this.sendRequest(seq, entries);
   }
 
   private finish(reason: string): void {
@@ -295,7 +399,7 @@ function resolveSettings(options: ColyseusLobbyOptions): Settings {
   const settings: Settings = {
     joinTimeoutMs: options.joinTimeoutMs ?? 10_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
-    reconnectAttempts: options.reconnectAttempts ?? 8,
+    reconnectAttempts: options.reconnectAttempts ?? 12,
     reconnectDelayMs: options.reconnectDelayMs ?? 100,
     logger: options.logger ?? consoleLogger,
     joinOptions,

@@ -16,7 +16,15 @@ export interface MemberEvent {
 export class MemberView {
   private readonly members: MemberSnapshot = new Map();
 
-  constructor(private readonly selfId: string) {}
+  constructor(private selfId: string) {}
+
+  /** This member rejoined under a new id: its entry moves, so the rejoin is no join or leave of its own. */
+  renameSelf(newId: string): void {
+    const own = this.members.get(this.selfId);
+    this.members.delete(this.selfId);
+    this.selfId = newId;
+    if (own !== undefined) this.members.set(newId, own);
+  }
 
   /**
    * Replaces the view with `snapshot`. Events: leaves first (so a peer id that moved to a new

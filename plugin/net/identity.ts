@@ -28,6 +28,11 @@ export class Identity {
   }
 
   /** Rebuilds an identity from a saved 32-byte secret key (the bytes are copied). */
+  /** True only for a real Identity (the private field is there), whatever the object looks like. */
+  static isIdentity(value: unknown): value is Identity {
+    return typeof value === 'object' && value !== null && #secretKey in value;
+  }
+
   static fromSecretKey(secretKey: Uint8Array): Identity {
     if (!(secretKey instanceof Uint8Array)) {
       throw new TypeError('Identity.fromSecretKey: secret key must be a Uint8Array');

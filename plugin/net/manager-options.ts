@@ -1,5 +1,5 @@
-import type { Identity } from './identity';
-import { isTransportPreference, type DatagramSocket, type TransportPreference } from './transport/datagram-socket';
+import { Identity } from './identity';
+import { isTransportPreference, parseRelayUrl, type DatagramSocket, type TransportPreference } from './transport/datagram-socket';
 import type { Clock, LinkConditioner, Logger } from './types';
 
 /** Options of a NetworkManager (docs/API.md); the fields below `linkConditioner` are additions. */
@@ -78,15 +78,44 @@ const limitRanges: Record<keyof ResolvedManagerLimits, Range> = {
   maxInboxDatagrams: [16, 1_048_576],
 };
 
+/** Every option key; anything else is a misspelling and throws, naming itself. */
+const OPTION_KEYS: readonly (keyof NetworkManagerOptions)[] = [
+  'relay', 'token', 'identity', 'linkConditioner', 'mtuBytes', 'timeoutMs', 'keepaliveMs', 'maxReliableMessageBytes',
+  'maxUnreliableMessageBytes', 'maxPendingReliableBytes', 'maxPeers', 'maxInboxDatagrams', 'logger', 'clock', 'socketFactory', 'transport',
+];
+const CONDITIONER_KEYS = ['lossRate', 'duplicateRate', 'reorderRate', 'latencyMs', 'jitterMs', 'seed'];
+
+type Resolved = { ok: true; limits: ResolvedManagerLimits; options: NetworkManagerOptions } | { ok: false; error: string };
+
 /**
  * Checks options and fills in defaults. Returns an error naming the field and what was expected;
  * the constructor turns it into a thrown TypeError, since a manager cannot exist without them.
+ * Each option is read once, here, into a plain snapshot: a getter that throws or changes its
+ * answer later cannot reach the manager.
  */
-export function resolveManagerOptions(options: unknown): { ok: true; limits: ResolvedManagerLimits } | { ok: false; error: string } {
+export function resolveManagerOptions(options: unknown): Resolved {
   if (typeof options !== 'object' || options === null) return { ok: false, error: 'options: expected an object with at least `relay`' };
-  const o = options as Record<string, unknown>;
+  const snapshot = readPlain(options, OPTION_KEYS, '');
+  if (typeof snapshot === 'string') return { ok: false, error: snapshot };
+  const o = snapshot;
   if (typeof o.relay !== 'string' || !/^(udp|ws|wss):\/\/[^/\s]+/.test(o.relay)) {
     return { ok: false, error: `relay: expected 'udp://host:port', 'ws://host:port' or 'wss://…', got ${describe(o.relay)}` };
+  }
+  try {
+    parseRelayUrl(o.relay);
+  } catch (error) {
+    return { ok: false, error: `relay: ${(error as Error).message}` };
+  }
+  if (o.identity !== undefined && !Identity.isIdentity(o.identity)) {
+    return { ok: false, error: `identity: expected an Identity from Identity.generate() or Identity.fromSecretKey(), got ${describe(o.identity)}` };
+  }
+  const clockError = checkClock(o.clock);
+  if (clockError) return { ok: false, error: clockError };
+  if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null || typeof (o.logger as Logger).info !== 'function' || typeof (o.logger as Logger).warn !== 'function')) {
+    return { ok: false, error: `logger: expected an object with info(message) and warn(message) functions, got ${describe(o.logger)}` };
+  }
+  if (o.socketFactory !== undefined && typeof o.socketFactory !== 'function') {
+    return { ok: false, error: `socketFactory: expected a function (url) => DatagramSocket, got ${describe(o.socketFactory)}` };
   }
   if (o.token !== undefined && (typeof o.token !== 'string' || o.token.length > 1024)) {
     return { ok: false, error: `token: expected a string of at most 1024 characters, got ${describe(o.token)}` };
@@ -96,6 +125,12 @@ export function resolveManagerOptions(options: unknown): { ok: true; limits: Res
   }
   if (o.transport === 'webrtc' && o.relay.startsWith('udp:')) {
     return { ok: false, error: `transport: 'webrtc' needs a ws:// or wss:// relay, got ${describe(o.relay)}` };
+  }
+  if (o.linkConditioner !== undefined) {
+    if (typeof o.linkConditioner !== 'object' || o.linkConditioner === null) return { ok: false, error: `linkConditioner: expected an object, got ${describe(o.linkConditioner)}` };
+    const conditioner = readPlain(o.linkConditioner, CONDITIONER_KEYS, 'linkConditioner.');
+    if (typeof conditioner === 'string') return { ok: false, error: conditioner };
+    o.linkConditioner = conditioner as LinkConditioner;
   }
   const conditionerError = checkConditioner(o.linkConditioner);
   if (conditionerError) return { ok: false, error: conditionerError };
@@ -115,7 +150,92 @@ export function resolveManagerOptions(options: unknown): { ok: true; limits: Res
   if (limits.maxPendingReliableBytes < limits.maxReliableMessageBytes) {
     return { ok: false, error: `maxPendingReliableBytes: expected at least maxReliableMessageBytes (${limits.maxReliableMessageBytes}), got ${limits.maxPendingReliableBytes}` };
   }
-  return { ok: true, limits };
+  return { ok: true, limits, options: o as unknown as NetworkManagerOptions };
+}
+
+/**
+ * Copies the known keys of `source` into a plain object; an unknown own key, or a read that
+ * throws (a getter, a Proxy), gives an error naming the field.
+ */
+function readPlain(source: object, known: readonly string[], prefix: string): Record<string, unknown> | string {
+  let keys: string[];
+  try {
+    keys = Object.keys(source);
+  } catch (error) {
+    return `${prefix || 'options'}: listing its keys threw (${messageOf(error)})`;
+  }
+  for (const key of keys) {
+    if (!known.includes(key)) {
+      const near = closest(key, known);
+      return `${prefix}${key.length > 60 ? `${key.slice(0, 60)}…` : key}: not an option${near !== null ? ` (did you mean \`${prefix}${near}\`?)` : ''}; known are ${known.join(', ')}`;
+    }
+  }
+  const plain: Record<string, unknown> = {};
+  for (const key of known) {
+    try {
+      const value = (source as Record<string, unknown>)[key];
+      if (value !== undefined) plain[key] = value;
+    } catch (error) {
+      return `${prefix}${key}: reading it threw (${messageOf(error)})`;
+    }
+  }
+  return plain;
+}
+
+/** The clock must answer now() with a finite number at once; later throws are contained by the manager. */
+function checkClock(clock: unknown): string | null {
+  if (clock === undefined) return null;
+  if (typeof clock !== 'object' || clock === null) return `clock: expected an object with now(): number, got ${describe(clock)}`;
+  let now: unknown;
+  try {
+    now = (clock as Record<string, unknown>).now;
+  } catch (error) {
+    return `clock.now: reading it threw (${messageOf(error)})`;
+  }
+  if (typeof now !== 'function') return `clock.now: expected a function returning milliseconds, got ${describe(now)}`;
+  let value: unknown;
+  try {
+    value = (now as () => unknown).call(clock);
+  } catch (error) {
+    return `clock.now: calling it threw (${messageOf(error)})`;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value)) return `clock.now: expected a finite number of milliseconds, got ${describe(value)}`;
+  return null;
+}
+
+/** The known key nearest to a misspelled one (edit distance at most 2, or a case-only difference). */
+function closest(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const distance = candidate.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64 || b.length > 64) return 3;
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+function messageOf(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'an unprintable error';
+  }
 }
 
 function checkConditioner(value: unknown): string | null {
@@ -139,5 +259,7 @@ function describe(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (value === null) return 'null';
   if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
   return String(value);
 }

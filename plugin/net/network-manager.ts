@@ -8,7 +8,7 @@ import { Result } from './result';
 import { decodeRouteForPeer, encodeRoute, type RouteInfo } from './route';
 import type { LinkKind, TransportPreference } from './transport/datagram-socket';
 import { RelayClient } from './transport/relay-client';
-import { consoleLogger, systemClock, type Clock, type Logger, type NetworkMessage, type PeerId, type PeerState, type PeerStateChange, type PeerStats } from './types';
+import { consoleLogger, systemClock, type Clock, type Logger, type NetworkMessage, type PeerId, type PeerState, type PeerStateChange, type PeerStats, type RelayStatus } from './types';
 
 export type { NetworkManagerOptions } from './manager-options';
 
@@ -24,7 +24,8 @@ type OpenedPacket = Extract<OpenResult, { ok: true }>;
 type QueuedEvent =
   | { kind: 'route'; route: string }
   | { kind: 'state'; change: PeerStateChange }
-  | { kind: 'message'; message: NetworkMessage };
+  | { kind: 'message'; message: NetworkMessage }
+  | { kind: 'relay'; status: RelayStatus };
 
 interface InboundDatagram {
   /** The source relay session id as two u32. */
@@ -50,10 +51,13 @@ export class NetworkManager {
   readonly message$: Observable<NetworkMessage>;
   readonly routeUpdate$: Observable<string>;
   readonly peerState$: Observable<PeerStateChange>;
+  /** The relay link's state ('connecting', 'registered', 'unreachable', 'refused') with its cause; emits in runCallbacks(). */
+  readonly relayState$: Observable<RelayStatus>;
 
   private readonly messageSubject = new Subject<NetworkMessage>();
   private readonly routeSubject = new Subject<string>();
   private readonly peerStateSubject = new Subject<PeerStateChange>();
+  private readonly relayStateSubject = new Subject<RelayStatus>();
 
   private readonly identity: Identity;
   private readonly limits: ResolvedManagerLimits;
@@ -79,15 +83,20 @@ export class NetworkManager {
   private pendingEvents: QueuedEvent[] = [];
   private route: string | null = null;
   private refusedReason: string | null = null;
+  private relayStatus: RelayStatus;
+  /** Peers this manager marked 'disconnected' because the relay was unreachable: 'connecting' again once it registers. */
+  private readonly cutOffByRelay = new Set<PeerLink>();
   private disposed = false;
   private readonly managerDrops: Record<string, number> = {};
 
-  constructor(options: NetworkManagerOptions) {
-    const resolved = resolveManagerOptions(options);
+  constructor(given: NetworkManagerOptions) {
+    const resolved = resolveManagerOptions(given);
     if (!resolved.ok) throw new TypeError(`NetworkManager: ${resolved.error}`);
+    // The snapshot read once by resolveManagerOptions, never the caller's object again.
+    const options = resolved.options;
     this.limits = resolved.limits;
-    this.clock = options.clock ?? systemClock;
-    this.logger = options.logger ?? consoleLogger;
+    this.clock = options.clock !== undefined ? containedClock(options.clock) : systemClock;
+    this.logger = options.logger !== undefined ? containedLogger(options.logger) : consoleLogger;
     this.identity = options.identity ?? Identity.generate();
     const reliability = validateReliabilityConfig({
       ...defaultReliabilityConfig,
@@ -104,8 +113,12 @@ export class NetworkManager {
     this.message$ = this.messageSubject.asObservable();
     this.routeUpdate$ = this.routeSubject.asObservable();
     this.peerState$ = this.peerStateSubject.asObservable();
+    this.relayState$ = this.relayStateSubject.asObservable();
 
     this.relayUrl = options.relay;
+    this.relayStatus = { state: 'connecting', relay: this.relayUrl, reason: null };
+    // The first runCallbacks() tells subscribers where the link starts.
+    this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
     try {
       this.relay = new RelayClient({
         url: options.relay,
@@ -130,13 +143,26 @@ export class NetworkManager {
       // Path changed under every peer: let reliability probe again at once instead of waiting
       // out a backed-off retransmission timer.
       for (const link of this.peers.values()) link.connection.onPathChanged(this.clock.now());
+      for (const link of this.cutOffByRelay) if (this.peers.has(link.peerId)) this.setState(link, 'connecting');
+      this.cutOffByRelay.clear();
+    };
+    this.relay.onStateChange = (state, reason) => {
+      this.relayStatus = { state, relay: this.relayUrl, reason };
+      this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
+      if (state !== 'unreachable') return;
+      for (const link of this.peers.values()) {
+        if (link.state === 'disconnected') continue;
+        this.cutOffByRelay.add(link);
+        this.setState(link, 'disconnected', `relay ${this.relayUrl} unreachable: ${reason ?? 'unknown cause'}`);
+      }
     };
     this.relay.onRefused = (reason, detail, final) => {
       if (!final) return;
       this.refusedReason = `relay refused registration (reason ${reason}: ${detail})`;
-      for (const link of this.peers.values()) this.setState(link, 'disconnected');
+      for (const link of this.peers.values()) this.setState(link, 'disconnected', this.refusedReason);
     };
     this.relay.onData = (sourceHigh, sourceLow, payload) => this.enqueueInbound(sourceHigh, sourceLow, payload);
+    this.guardRelayCallbacks();
     this.relay.start();
   }
 
@@ -156,6 +182,11 @@ export class NetworkManager {
    */
   getTransportInfo(): { requested: TransportPreference; link: LinkKind | null; relay: string } {
     return { requested: this.relay.transportPreference, link: this.disposed ? null : this.relay.linkKind, relay: this.relayUrl };
+  }
+
+  /** The relay link's state now, with its cause (relayState$ tells changes). */
+  getRelayState(): RelayStatus {
+    return this.relayStatus;
   }
 
   /** The long-term identity, so a game can keep its peer id across runs. */
@@ -203,8 +234,10 @@ export class NetworkManager {
     const link = new PeerLink(peerId, decoded, this.identity, this.reliabilityConfig, this.clock, randomIncarnation());
     this.peers.set(peerId, link);
     this.bindSession(link);
-    link.state = this.refusedReason ? 'disconnected' : 'connecting';
-    this.pendingEvents.push({ kind: 'state', change: { peerId, state: link.state } });
+    const reason = this.refusedReason ?? (this.relayStatus.state === 'unreachable' ? `relay ${this.relayUrl} unreachable: ${this.relayStatus.reason ?? 'unknown cause'}` : null);
+    link.state = reason !== null ? 'disconnected' : 'connecting';
+    if (reason !== null && this.refusedReason === null) this.cutOffByRelay.add(link);
+    this.pendingEvents.push({ kind: 'state', change: reason !== null ? { peerId, state: link.state, reason } : { peerId, state: link.state } });
     return Result.Ok;
   }
 
@@ -330,6 +363,31 @@ export class NetworkManager {
     this.messageSubject.complete();
     this.routeSubject.complete();
     this.peerStateSubject.complete();
+    this.relayStateSubject.complete();
+  }
+
+  /** A socket callback must never throw (it would crash the process): each one is contained and counted. */
+  private guardRelayCallbacks(): void {
+    const relay = this.relay;
+    const guard = <A extends unknown[]>(name: string, callback: ((...args: A) => void) | null): ((...args: A) => void) | null => {
+      if (callback === null) return null;
+      return (...args: A) => {
+        try {
+          callback(...args);
+        } catch (error) {
+          this.countDrop(`callbackThrew:${name}`);
+          try {
+            this.logger.warn(`internal error in the relay ${name} callback (contained): ${error instanceof Error ? error.message : String(error)}`);
+          } catch {
+            // The logger is already contained; nothing more to do.
+          }
+        }
+      };
+    };
+    relay.onRegistered = guard('registered', relay.onRegistered);
+    relay.onRefused = guard('refused', relay.onRefused);
+    relay.onStateChange = guard('state', relay.onStateChange);
+    relay.onData = guard('data', relay.onData);
   }
 
   private decodeRouteFor(peerId: PeerId, route: string): RouteInfo | Result {
@@ -354,6 +412,7 @@ export class NetworkManager {
 
   private removePeer(link: PeerLink): void {
     this.peers.delete(link.peerId);
+    this.cutOffByRelay.delete(link);
     this.unbindSession(link);
     this.deliveryDue.delete(link);
   }
@@ -489,13 +548,14 @@ export class NetworkManager {
   }
 
   private checkTimeout(link: PeerLink, now: number): void {
-    if (link.state === 'connected' && link.connection.isTimedOut(now)) this.setState(link, 'disconnected');
+    if (link.state === 'connected' && link.connection.isTimedOut(now)) this.setState(link, 'disconnected', `no answer for ${this.limits.timeoutMs} ms`);
   }
 
-  private setState(link: PeerLink, state: PeerState): void {
+  private setState(link: PeerLink, state: PeerState, reason?: string): void {
     if (link.state === state) return;
     link.state = state;
-    this.pendingEvents.push({ kind: 'state', change: { peerId: link.peerId, state } });
+    if (state === 'connected') this.cutOffByRelay.delete(link);
+    this.pendingEvents.push({ kind: 'state', change: reason !== undefined ? { peerId: link.peerId, state, reason } : { peerId: link.peerId, state } });
   }
 
   private emit(event: QueuedEvent): void {
@@ -505,6 +565,9 @@ export class NetworkManager {
         break;
       case 'state':
         this.peerStateSubject.next(event.change);
+        break;
+      case 'relay':
+        this.relayStateSubject.next(event.status);
         break;
       case 'message':
         // A message for a peer closed earlier in this same frame is not delivered.
@@ -522,6 +585,48 @@ export class NetworkManager {
 function hasSessionHigh(claimants: readonly PeerLink[], high: number): boolean {
   for (let i = 0; i < claimants.length; i++) if (claimants[i].sessionHigh === high) return true;
   return false;
+}
+
+/**
+ * A game's clock that cannot break a frame: a throw or a non-finite answer gives the last good
+ * time, so runCallbacks/flush and dispose go on (time simply stands still until it recovers).
+ */
+function containedClock(clock: Clock): Clock {
+  const now = clock.now;
+  let last = 0;
+  return {
+    now: () => {
+      try {
+        const value = now.call(clock);
+        if (typeof value === 'number' && Number.isFinite(value)) last = value;
+      } catch {
+        // keep the last good time
+      }
+      return last;
+    },
+  };
+}
+
+/** A game's logger that throws must not turn a warning into a crash (logs come from socket callbacks too). */
+function containedLogger(logger: Logger): Logger {
+  const info = logger.info;
+  const warn = logger.warn;
+  return {
+    info: (message) => {
+      try {
+        info.call(logger, message);
+      } catch {
+        // a log line is not worth a crash
+      }
+    },
+    warn: (message) => {
+      try {
+        warn.call(logger, message);
+      } catch {
+        // a log line is not worth a crash
+      }
+    },
+  };
 }
 
 function isPeerId(value: unknown): value is PeerId {

@@ -14,6 +14,23 @@ export type PeerState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 export interface PeerStateChange {
   peerId: PeerId;
   state: PeerState;
+  /** Why, when the manager knows more than the state says (relay unreachable, token refused). */
+  reason?: string;
+}
+
+/**
+ * The link to the relay: 'connecting' until registered (and again after losing the session),
+ * 'registered', 'unreachable' after several failed attempts in a row (retrying with backoff),
+ * 'refused' when the relay refused the token for good (no retries).
+ */
+export type RelayState = 'connecting' | 'registered' | 'unreachable' | 'refused';
+
+export interface RelayStatus {
+  state: RelayState;
+  /** The relay URL this is about. */
+  relay: string;
+  /** The cause for 'unreachable' and 'refused' (and for 'connecting' after a lost session); null otherwise. */
+  reason: string | null;
 }
 
 /** Simulated impairment of outgoing datagrams; seeded so a run can be repeated exactly. */

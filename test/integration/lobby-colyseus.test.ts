@@ -266,14 +266,59 @@ describe('ColyseusLobby with the Colyseus lobby server', () => {
       }
     });
 
-    it('closing the server completes every member’s observables', async () => {
+    it('closing the server completes every member’s observables once it gives up joining again', async () => {
       const server = await startLobbyServer({ port: 0, logger: quiet });
       const name = freshName();
-      const a = await join(server, name);
+      const a = await join(server, name, { reconnectAttempts: 0 });
       const seen = record(a);
       await server.close();
       await waitFor('a’s observables to complete', () => seen.completed);
       await expectLobbyError(a.setMemberMetadata({ x: '1' }), 'closed');
+    });
+
+    it('after the server restarts on the same port, members join again with backoff, republish their metadata, and see who changed meanwhile', async () => {
+      let server = await startLobbyServer({ port: 0, logger: quiet });
+      const port = Number(new URL(server.url).port);
+      const name = freshName();
+      const lobbies: ColyseusLobby[] = [];
+      try {
+        const a = await join(server, name);
+        const b = await join(server, name);
+        const c = await join(server, name, { reconnectAttempts: 0 }); // gone for good while the server is down
+        lobbies.push(a, b, c);
+        await a.setMemberMetadata({ role: 'a' });
+        await b.setMemberMetadata({ role: 'b' });
+        await c.setMemberMetadata({ role: 'c' });
+        await waitFor('a to see b and c', () => metadataOf(a, b.selfId)?.role === 'b' && metadataOf(a, c.selfId)?.role === 'c');
+        const oldIds = { a: a.selfId, b: b.selfId, c: c.selfId };
+        const seenByA = record(a);
+        const seenByC = record(c);
+
+        await server.close();
+        await waitFor('c to give up', () => seenByC.completed);
+        server = await startLobbyServer({ port, logger: quiet });
+
+        await waitFor('a and b to join again', () => a.selfId !== oldIds.a && b.selfId !== oldIds.b && metadataOf(a, b.selfId)?.role === 'b', { timeoutMs: 15_000 });
+        const d = await join(server, name);
+        lobbies.push(d);
+        // A newcomer sees both, with the metadata they had before the restart.
+        await waitFor('the newcomer to see a and b with their metadata', () => metadataOf(d, a.selfId)?.role === 'a' && metadataOf(d, b.selfId)?.role === 'b');
+        expect(d.members().map((m) => m.id).sort()).to.deep.equal([a.selfId, b.selfId, d.selfId].sort());
+        await waitFor('a to see d', () => metadataOf(a, d.selfId) !== undefined);
+        expect(seenByA.completed).to.equal(false);
+        // a saw the old b and c leave and the new b and d join; never itself.
+        expect(seenByA.leaves.map((m) => m.id).sort()).to.deep.equal([oldIds.b, oldIds.c].sort());
+        expect(seenByA.joins.map((m) => m.id).sort()).to.deep.equal([b.selfId, d.selfId].sort());
+        expect([...seenByA.joins, ...seenByA.leaves].some((m) => m.id === oldIds.a || m.id === a.selfId)).to.equal(false);
+        expect(a.members().map((m) => m.id).sort()).to.deep.equal([a.selfId, b.selfId, d.selfId].sort());
+        expect(metadataOf(a, a.selfId)).to.deep.equal({ role: 'a' });
+        // Writes go through on the new session.
+        await a.setMemberMetadata({ role: 'a2' });
+        await waitFor('d to see a2', () => metadataOf(d, a.selfId)?.role === 'a2');
+      } finally {
+        for (const lobby of lobbies) await lobby.leave().catch(() => undefined);
+        await server.close();
+      }
     });
 
     it('a port already in use is a clear error, and the next start still works', async () => {

@@ -309,8 +309,25 @@ function intrinsicLength(data: unknown): number {
 function ownedCopy(data: unknown): Uint8Array | null {
   try {
     if (!(data instanceof Uint8Array)) return null;
-    return Uint8Array.prototype.slice.call(data);
+    // The intrinsic getters, not the object's: a subclass may override `length`, `buffer` or
+    // Symbol.species (slice would then build one of its own kind, with its throwing getters).
+    const buffer = typedArrayBuffer.call(data) as ArrayBufferLike;
+    const offset = typedArrayByteOffset.call(data) as number;
+    const length = typedArrayByteLength.call(data) as number;
+    const copy = new Uint8Array(length);
+    copy.set(new Uint8Array(buffer, offset, length));
+    return copy;
   } catch {
     return null;
   }
 }
+
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+function intrinsicGetter(name: string): (this: unknown) => unknown {
+  const getter = Object.getOwnPropertyDescriptor(typedArrayPrototype, name)?.get;
+  if (getter === undefined) throw new Error(`this runtime's TypedArray has no ${name} getter`);
+  return getter;
+}
+const typedArrayBuffer = intrinsicGetter('buffer');
+const typedArrayByteOffset = intrinsicGetter('byteOffset');
+const typedArrayByteLength = intrinsicGetter('byteLength');

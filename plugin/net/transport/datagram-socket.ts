@@ -20,6 +20,11 @@ export interface DatagramSocket {
   onMessage: ((datagram: Uint8Array) => void) | null;
   /** Fires once when the link closes by itself (error, remote close) — not after `close()`. */
   onClose: ((reason: string) => void) | null;
+  /**
+   * A transient error that does not close the link (a UDP socket's ICMP "port unreachable"), so
+   * the relay client can name the cause when the relay never answers. Optional.
+   */
+  onError?: ((reason: string) => void) | null;
   /** Closes the link; idempotent; resolves when the underlying socket is released. */
   close(): Promise<void>;
   /** Which link carries DATA now, for links that can change (the WebRTC link); others are known by their URL scheme. */
@@ -62,6 +67,11 @@ export interface RelayUrl {
 export function parseRelayUrl(url: string): RelayUrl {
   if (typeof url !== 'string' || url.length === 0) throw new Error('relay url must be a non-empty string like udp://127.0.0.1:7777 or ws://127.0.0.1:7777');
   if (url.length > 2048) throw new Error('relay url is longer than 2048 characters');
+  // Named before URL parsing, which would only say "not a URL" for a port past 65535.
+  const portText = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/?#:@]*):(\d+)(?:[/?#]|$)/i.exec(url)?.[1];
+  if (portText !== undefined && (Number(portText) < 1 || Number(portText) > 65535)) {
+    throw new Error(`relay url "${url}" has port ${portText}, expected 1..65535`);
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -55,6 +55,13 @@ export interface RelayClientOptions {
   rtcConnectTimeoutMs?: number;
 }
 
+/**
+ * What a developer and a game see of the relay link: 'connecting' until the first registration
+ * (and again after a session is lost), 'registered', 'unreachable' once several attempts in a row
+ * failed (it keeps retrying with backoff), 'refused' when the relay refused the token for good.
+ */
+export type RelayLinkState = 'connecting' | 'registered' | 'unreachable' | 'refused';
+
 export interface RelayClientStats {
   datagramsSent: number;
   bytesSent: number;
@@ -64,6 +71,10 @@ export interface RelayClientStats {
   registrations: number;
   /** Received datagrams that were malformed or did not belong to the current session/attempt. */
   dropped: number;
+  /** Links opened and REGISTERs sent since the last registration or start that got no session. */
+  failedAttempts: number;
+  /** The waits scheduled before retries, oldest first (last 16): the backoff, for tests and bug reports. */
+  retryDelaysMs: number[];
 }
 
 type State = 'idle' | 'connecting' | 'registering' | 'registered' | 'waiting' | 'refused' | 'disposed';
@@ -76,6 +87,9 @@ type State = 'idle' | 'connecting' | 'registering' | 'registered' | 'waiting' | 
  */
 const LOST_AFTER_SILENT_KEEPALIVES = 4;
 const MIN_KEEPALIVE_MS = 10;
+/** Failed attempts in a row (a link that would not open, a REGISTER with no answer) that make the relay 'unreachable'. */
+export const UNREACHABLE_AFTER_FAILED_ATTEMPTS = 3;
+const RETRY_DELAY_HISTORY = 16;
 const REFUSAL_NAMES: Record<number, string> = {
   [RefusalReason.TokenMissing]: 'token missing',
   [RefusalReason.TokenInvalid]: 'token invalid',
@@ -112,6 +126,8 @@ export class RelayClient {
    * made per datagram). `payload` is a view of the socket's datagram, which the receiver owns.
    */
   onData: ((sourceHigh: number, sourceLow: number, payload: Uint8Array) => void) | null = null;
+  /** The public state changed; `reason` names the cause for 'unreachable' and 'refused'. */
+  onStateChange: ((state: RelayLinkState, reason: string | null) => void) | null = null;
 
   private readonly relay: RelayUrl;
   private readonly token: string;
@@ -145,7 +161,10 @@ export class RelayClient {
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   private disposing: Promise<void> | null = null;
   private loggedNonFinalRefusal = false;
-  private readonly counters: RelayClientStats = { datagramsSent: 0, bytesSent: 0, datagramsReceived: 0, bytesReceived: 0, registrations: 0, dropped: 0 };
+  private publicState: RelayLinkState = 'connecting';
+  /** The latest cause a link gave (its close reason, a socket error), for the 'unreachable' log line. */
+  private lastCause: string | null = null;
+  private readonly counters: RelayClientStats = { datagramsSent: 0, bytesSent: 0, datagramsReceived: 0, bytesReceived: 0, registrations: 0, dropped: 0, failedAttempts: 0, retryDelaysMs: [] };
 
   constructor(options: RelayClientOptions) {
     if (options === null || typeof options !== 'object') throw new Error('RelayClient needs options with a relay url');
@@ -195,6 +214,11 @@ export class RelayClient {
     return this.currentRegistration;
   }
 
+  /** 'connecting', 'registered', 'unreachable' or 'refused' (see RelayLinkState). */
+  get linkState(): RelayLinkState {
+    return this.publicState;
+  }
+
   get refusal(): { reason: number; detail: string } | null {
     return this.currentRefusal;
   }
@@ -237,7 +261,7 @@ export class RelayClient {
   }
 
   stats(): RelayClientStats {
-    return { ...this.counters };
+    return { ...this.counters, retryDelaysMs: [...this.counters.retryDelaysMs] };
   }
 
   /** Leaves the relay session, closes the link and clears timers. Idempotent. */
@@ -262,8 +286,11 @@ export class RelayClient {
     let socket: DatagramSocket;
     try {
       socket = this.socketFactory(this.relay.url);
+      if (typeof socket !== 'object' || socket === null || typeof socket.send !== 'function' || typeof socket.close !== 'function') {
+        throw new Error(`socketFactory returned ${socket === null ? 'null' : typeof socket}, not a DatagramSocket`);
+      }
     } catch (error) {
-      this.logger.warn(`relay ${this.relay.url}: cannot open the link: ${(error as Error).message}`);
+      this.attemptFailed(`cannot open the link: ${(error as Error).message}`);
       this.scheduleReconnect(false);
       return;
     }
@@ -272,6 +299,9 @@ export class RelayClient {
     this.socket = link;
     this.rawSocket = socket;
     this.conditioned = conditioned;
+    socket.onError = (reason) => {
+      if (generation === this.generation) this.lastCause = reason;
+    };
     link.onOpen = () => {
       if (generation !== this.generation) return;
       this.state = 'registering';
@@ -280,10 +310,18 @@ export class RelayClient {
       this.sendRegister();
     };
     link.onMessage = (datagram) => {
-      if (generation === this.generation) this.receive(datagram);
+      if (generation !== this.generation) return;
+      // Called from a socket: a throw here would crash the process, so it costs one datagram.
+      try {
+        this.receive(datagram);
+      } catch {
+        this.counters.dropped++;
+      }
     };
     link.onClose = (reason) => {
-      if (generation === this.generation) this.lost(reason, false);
+      if (generation !== this.generation) return;
+      if (this.state !== 'registered') this.attemptFailed(reason);
+      this.lost(reason, false);
     };
   }
 
@@ -295,9 +333,11 @@ export class RelayClient {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (this.state !== 'registering') return;
+      this.attemptFailed(this.lastCause ?? 'no answer to REGISTER');
       this.backoffMs = Math.min(this.backoffMs * 2, this.maxDelayMs);
       this.sendRegister();
     }, this.backoffMs);
+    this.recordDelay(this.backoffMs);
   }
 
   private receive(datagram: Uint8Array): void {
@@ -354,6 +394,10 @@ export class RelayClient {
     this.silentKeepalives = 0;
     this.receivedAtLastKeepalive = this.counters.datagramsReceived;
     this.counters.registrations++;
+    this.counters.failedAttempts = 0;
+    this.lastCause = null;
+    if (this.publicState === 'unreachable') this.logger.info(`relay ${this.relay.url}: registered again after being unreachable`);
+    this.setPublicState('registered', null);
     this.keepaliveTimer = setInterval(() => this.keepalive(), this.keepaliveMs);
     this.rawSocket?.sessionRegistered?.(registration.sessionId);
     this.onRegistered?.(registration);
@@ -383,6 +427,7 @@ export class RelayClient {
         this.generation++;
         void this.closeSocket();
         this.logger.warn(`${text}; not retrying`);
+        this.setPublicState('refused', `${refusalReasonName(message.reason)}${message.detail ? ` (${message.detail})` : ''}`);
       } else if (!this.loggedNonFinalRefusal) {
         this.loggedNonFinalRefusal = true;
         this.logger.warn(`${text}; retrying with backoff`);
@@ -411,6 +456,7 @@ export class RelayClient {
     this.scheduleReconnect(registerAtOnce && this.sessionConfirmed);
     if (wasRegistered) {
       this.logger.info(`relay ${this.relay.url}: session lost (${reason}); registering again`);
+      this.setPublicState('connecting', reason);
       this.onUnregistered?.();
     }
   }
@@ -426,6 +472,32 @@ export class RelayClient {
       this.retryTimer = null;
       if (this.state === 'waiting') this.connect();
     }, delay);
+    this.recordDelay(delay);
+  }
+
+  /**
+   * One attempt got no session. After a few in a row the relay is 'unreachable': logged once,
+   * naming the relay and the cause, while the retries go on with backoff.
+   */
+  private attemptFailed(cause: string): void {
+    this.lastCause = cause;
+    this.counters.failedAttempts++;
+    if (this.publicState === 'unreachable' || this.publicState === 'refused') return;
+    if (this.counters.failedAttempts < UNREACHABLE_AFTER_FAILED_ATTEMPTS) return;
+    this.logger.warn(`relay ${this.relay.url} is unreachable: ${cause}; retrying with backoff (at most every ${this.maxDelayMs} ms)`);
+    this.setPublicState('unreachable', cause);
+  }
+
+  private recordDelay(delayMs: number): void {
+    const delays = this.counters.retryDelaysMs;
+    delays.push(delayMs);
+    if (delays.length > RETRY_DELAY_HISTORY) delays.shift();
+  }
+
+  private setPublicState(state: RelayLinkState, reason: string | null): void {
+    if (this.publicState === state) return;
+    this.publicState = state;
+    this.onStateChange?.(state, reason);
   }
 
   private sendControl(datagram: Uint8Array): void {
@@ -439,6 +511,7 @@ export class RelayClient {
 
   private closeSocket(): Promise<void> {
     const link = this.socket;
+    const raw = this.rawSocket;
     this.socket = null;
     this.rawSocket = null;
     this.conditioned = null;
@@ -446,6 +519,7 @@ export class RelayClient {
     link.onOpen = null;
     link.onMessage = null;
     link.onClose = null;
+    if (raw !== null) raw.onError = null;
     return link.close().catch(() => undefined);
   }
 

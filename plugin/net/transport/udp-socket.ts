@@ -22,6 +22,7 @@ export class UdpDatagramSocket implements DatagramSocket {
   onOpen: (() => void) | null = null;
   onMessage: ((datagram: Uint8Array) => void) | null = null;
   onClose: ((reason: string) => void) | null = null;
+  onError: ((reason: string) => void) | null = null;
 
   private readonly socket: dgram.Socket;
   private open = false;
@@ -43,6 +44,7 @@ export class UdpDatagramSocket implements DatagramSocket {
       // After connect, errors are transient (ICMP port unreachable while a relay restarts):
       // datagrams are allowed to be lost, the relay client notices a dead relay by its timeouts.
       if (!this.open) this.fail(`udp socket: ${error.message}`);
+      else this.onError?.(`udp socket: ${error.message}`);
     });
     // Loopback relays get a loopback-bound socket: nothing leaves the machine's lo interface.
     const bindAddress = isLoopback(host) ? host : undefined;
@@ -56,8 +58,13 @@ export class UdpDatagramSocket implements DatagramSocket {
       } catch {
         // keep the kernel's default
       }
-      this.socket.connect(this.port, this.host, () => {
+      this.socket.connect(this.port, this.host, (error?: Error) => {
         if (this.closed) return;
+        // A host that does not resolve arrives here, not as an 'error' event.
+        if (error) {
+          this.fail(`udp socket: ${error.message}`);
+          return;
+        }
         this.open = true;
         this.onOpen?.();
       });

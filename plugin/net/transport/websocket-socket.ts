@@ -13,7 +13,7 @@ interface WebSocketLike {
   onopen: ((event: unknown) => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;
   onclose: ((event: { code?: number; reason?: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onerror: ((event: { message?: unknown; error?: unknown }) => void) | null;
   send(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
   terminate?: () => void;
@@ -46,6 +46,8 @@ export class WebSocketDatagramSocket implements DatagramSocket {
   private closed = false;
   private closing: Promise<void> | null = null;
   private resolveClosed: (() => void) | null = null;
+  /** The cause the runtime gave (ECONNREFUSED, ENOTFOUND…), for the close reason. */
+  private lastError: string | null = null;
 
   constructor(url: string, private readonly maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES) {
     const Constructor = webSocketConstructor();
@@ -62,8 +64,10 @@ export class WebSocketDatagramSocket implements DatagramSocket {
       if (data instanceof ArrayBuffer) this.onMessage?.(new Uint8Array(data));
       // Text messages are not datagrams; the relay never sends them.
     };
-    this.socket.onerror = () => {
-      // Always followed by onclose, which reports.
+    this.socket.onerror = (event) => {
+      // Always followed by onclose, which reports; browsers give no cause, Node's 'ws' does.
+      const message = event?.message ?? (event?.error instanceof Error ? event.error.message : undefined);
+      if (typeof message === 'string' && message.length > 0) this.lastError = message.slice(0, 200);
     };
     this.socket.onclose = (event) => {
       this.resolveClosed?.();
@@ -71,7 +75,7 @@ export class WebSocketDatagramSocket implements DatagramSocket {
       this.closed = true;
       const reason = this.opened
         ? `websocket closed (code ${event.code ?? 'none'}${event.reason ? `, ${event.reason}` : ''})`
-        : 'websocket could not connect';
+        : `websocket could not connect${this.lastError !== null ? ` (${this.lastError})` : ''}`;
       this.onClose?.(reason);
     };
   }
