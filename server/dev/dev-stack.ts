@@ -143,7 +143,11 @@ export async function runDevCli(args: readonly string[], io: Partial<DevCliIo> =
 
   return new Promise<number>((resolve) => {
     let stoppingSince: number | null = null;
+    let stopped = false;
     const onSignal = () => {
+      // Listeners stay until the process exits: removing the last one restores the default
+      // action, and npm's forwarded copy of the Ctrl-C can arrive after the stack has stopped.
+      if (stopped) return;
       if (stoppingSince !== null && performance.now() - stoppingSince < SAME_INTERRUPT_MS) return;
       if (stoppingSince !== null) {
         err('switchboard dev: second interrupt, exiting without waiting');
@@ -155,12 +159,12 @@ export async function runDevCli(args: readonly string[], io: Partial<DevCliIo> =
       out('switchboard dev: stopping…');
       stack.close().then(
         () => {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          stopped = true;
           out('switchboard dev: stopped');
           resolve(0);
         },
         (error: unknown) => {
+          stopped = true;
           err(`switchboard dev: close failed: ${error instanceof Error ? error.message : String(error)}`);
           resolve(1);
         },

@@ -252,12 +252,19 @@ describe('reliability flow (virtual time)', () => {
     it('a message refused for lack of room (or size) is not copied first', () => {
       const c = new ReliableConnection(config({ maxPendingReliableBytes: 10_000 }), 0);
       expect(c.send(1, true, bytes(9000))).to.equal(Result.Ok);
-      const slice = Uint8Array.prototype.slice;
+      // A copy is a slice or a set into a fresh array; count both, on the intrinsic prototype.
+      const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as { slice: typeof Uint8Array.prototype.slice; set: typeof Uint8Array.prototype.set };
+      const slice = typedArrayPrototype.slice;
+      const set = typedArrayPrototype.set;
       let copies = 0;
-      Uint8Array.prototype.slice = function (this: Uint8Array, ...args: [number?, number?]) {
+      typedArrayPrototype.slice = function (this: Uint8Array, ...args: [number?, number?]) {
         copies++;
         return slice.apply(this, args);
       } as typeof slice;
+      typedArrayPrototype.set = function (this: Uint8Array, ...args: [ArrayLike<number>, number?]) {
+        copies++;
+        return set.apply(this, args);
+      } as typeof set;
       try {
         expect(c.send(1, true, bytes(64 * 1024))).to.equal(Result.InsufficientBuffer);
         expect(c.send(1, false, bytes(defaultReliabilityConfig.maxUnreliableMessageBytes + 1))).to.equal(Result.InvalidPayload);
@@ -265,7 +272,8 @@ describe('reliability flow (virtual time)', () => {
         expect(c.send(1, true, bytes(1000))).to.equal(Result.Ok);
         expect(copies).to.equal(1);
       } finally {
-        Uint8Array.prototype.slice = slice;
+        typedArrayPrototype.slice = slice;
+        typedArrayPrototype.set = set;
       }
     });
 
