@@ -20,7 +20,7 @@ import type { PeerId } from 'switchboard';
 import { AVATAR_ENTITY_ID } from '../game/constants';
 import type { LootItem, LootKey } from '../game/loot-book';
 import type { MoveStep, Planar } from '../game/movement';
-import { spawnPointFor } from '../game/peer-look';
+import { LOOT_COLOUR, spawnPointFor } from '../game/peer-look';
 import type { GameSession, Player, SessionEvent } from '../session/game-session';
 
 /** Height of an avatar's centre above the ground. */
@@ -243,8 +243,9 @@ export class GameWorld {
   private lootMaterialOf(): StandardMaterial {
     if (!this.lootMaterial) {
       this.lootMaterial = new StandardMaterial('loot material', this.scene);
-      this.lootMaterial.diffuseColor = new Color3(1, 0.8, 0.2);
-      this.lootMaterial.emissiveColor = new Color3(0.45, 0.3, 0.0);
+      this.lootMaterial.diffuseColor = new Color3(LOOT_COLOUR.r, LOOT_COLOUR.g, LOOT_COLOUR.b);
+      // A glow of the same hue, so the gold players are kept away from is the gold drawn.
+      this.lootMaterial.emissiveColor = new Color3(LOOT_COLOUR.r * 0.4, LOOT_COLOUR.g * 0.4, LOOT_COLOUR.b * 0.4);
     }
     return this.lootMaterial;
   }

@@ -26,9 +26,36 @@ function fraction(peerId: PeerId, shift: bigint): number {
   return Number((mix(peerId) >> shift) & 0xffffn) / 65536;
 }
 
-/** The player's colour: a saturated hue picked by the peer id, channels in 0..1. */
+/** The loot's gold (its material's diffuse colour); no player may look like it. */
+export const LOOT_COLOUR: Readonly<Rgb> = Object.freeze({ r: 1, g: 0.8, b: 0.2 });
+/** Player hues keep at least this many degrees from the loot's hue. */
+export const LOOT_HUE_CLEARANCE_DEGREES = 30;
+/** A little more than the clearance is kept inside, so rounding to '#rrggbb' cannot cross it. */
+const HUE_MARGIN_DEGREES = LOOT_HUE_CLEARANCE_DEGREES + 2;
+
+/**
+ * The player's colour: a saturated hue picked by the peer id, channels in 0..1. The hue is drawn
+ * from the circle minus a band around the loot's hue, so a player never looks like loot.
+ */
 export function colourForPeer(peerId: PeerId): Rgb {
-  return hslToRgb(fraction(peerId, 0n), 0.7, 0.55);
+  const span = 360 - 2 * HUE_MARGIN_DEGREES;
+  const hue = (hueOf(LOOT_COLOUR) + HUE_MARGIN_DEGREES + fraction(peerId, 0n) * span) % 360;
+  return hslToRgb(hue / 360, 0.7, 0.55);
+}
+
+/** The hue of `rgb` in degrees [0, 360); 0 for greys. */
+export function hueOf({ r, g, b }: Rgb): number {
+  const max = Math.max(r, g, b);
+  const delta = max - Math.min(r, g, b);
+  if (delta === 0) return 0;
+  const sector = max === r ? ((g - b) / delta) % 6 : max === g ? (b - r) / delta + 2 : (r - g) / delta + 4;
+  return (sector * 60 + 360) % 360;
+}
+
+/** Shortest distance between two hues on the colour circle, in degrees [0, 180]. */
+export function hueDistance(a: number, b: number): number {
+  const d = Math.abs(a - b) % 360;
+  return d > 180 ? 360 - d : d;
 }
 
 /** '#rrggbb' of colourForPeer, for the DOM. */
