@@ -19,6 +19,7 @@ import { NetworkedTransform } from 'switchboard';
 import type { PeerId } from 'switchboard';
 import { AVATAR_ENTITY_ID } from '../game/constants';
 import type { LootItem, LootKey } from '../game/loot-book';
+import { groupIntoPiles, type LootPile } from '../game/loot-piles';
 import type { MoveStep, Planar } from '../game/movement';
 import { LOOT_COLOUR, spawnPointFor } from '../game/peer-look';
 import type { GameSession, Player, SessionEvent } from '../session/game-session';
@@ -26,6 +27,9 @@ import type { GameSession, Player, SessionEvent } from '../session/game-session'
 /** Height of an avatar's centre above the ground. */
 const AVATAR_Y = 0.8;
 const LOOT_Y = 0.4;
+/** Items of one pile are drawn stacked this far apart, at most this many levels high. */
+const PILE_STEP_Y = 0.3;
+const PILE_MAX_LEVELS = 4;
 /**
  * A replica waits at this height, disabled, until its owner's first snapshot places it: a peer
  * that never sends (a page that died but still holds its lobby seat) is never drawn. Owners
@@ -65,6 +69,8 @@ export class GameWorld {
   private readonly subscription: Subscription;
   private readonly beforeRender: Observer<Scene>;
   private lootMaterial: StandardMaterial | null = null;
+  private piles: LootPile[] = [];
+  private pilesStale = false;
   private readonly local: AvatarView;
   private yaw = 0;
 
@@ -81,7 +87,10 @@ export class GameWorld {
     this.local.node.rotation.y = this.yaw;
     for (const item of session.loot.items()) this.addLoot(item);
     this.subscription = session.events$.subscribe((event) => this.onEvent(event));
-    this.beforeRender = scene.onBeforeRenderObservable.add(() => this.revealPlaced());
+    this.beforeRender = scene.onBeforeRenderObservable.add(() => {
+      this.revealPlaced();
+      this.lootPiles();
+    });
   }
 
   /** Where our player stands. */
@@ -116,6 +125,21 @@ export class GameWorld {
 
   lootViewList(): LootView[] {
     return [...this.lootViews.values()];
+  }
+
+  /** Loot on the ground grouped by place (loot-piles.ts); a pile's meshes are drawn stacked. */
+  lootPiles(): readonly LootPile[] {
+    if (this.pilesStale) {
+      this.pilesStale = false;
+      this.piles = groupIntoPiles([...this.lootViews.values()].map((view) => view.item));
+      for (const pile of this.piles) {
+        pile.keys.forEach((key, level) => {
+          const mesh = this.lootViews.get(key)?.mesh;
+          if (mesh) mesh.position.y = LOOT_Y + Math.min(level, PILE_MAX_LEVELS - 1) * PILE_STEP_Y;
+        });
+      }
+    }
+    return this.piles;
   }
 
   /** Avatars drawn: ours and every replica already placed by its owner's snapshot. */
@@ -231,12 +255,14 @@ export class GameWorld {
       if (item.state === 'claim-pending') mesh.visibility = 0.35;
     }
     this.lootViews.set(item.key, { item, mesh });
+    this.pilesStale = true;
   }
 
   private removeLoot(key: LootKey): void {
     const view = this.lootViews.get(key);
     if (!view) return;
     this.lootViews.delete(key);
+    this.pilesStale = true;
     view.mesh?.dispose();
   }
 

@@ -17,6 +17,8 @@ export interface SampleDebugHook {
   /** Every avatar drawn (ours first); a peer's appears once its first transform arrived. */
   positions(): AvatarPosition[];
   loot(): { key: string; dropper: string; x: number; z: number; state: string }[];
+  /** Loot grouped by place as drawn: a pile of `count` items at (x, z). */
+  lootPiles(): { keys: string[]; count: number; x: number; z: number }[];
   pickups(): { key: string; dropper: string; winner: string }[];
   peers(): { peerId: string; label: string; state: string; rttMs: number; lossRate: number }[];
   /** Problems with the URL parameters, one line each. */
@@ -42,6 +44,7 @@ export function installDebugHook(target: Window, sources: DebugSources): SampleD
     positions: () => sources.world?.positions() ?? [],
     loot: () =>
       sources.joined?.session.loot.items().map((i) => ({ key: i.key, dropper: i.dropper.toString(), x: i.x, z: i.z, state: i.state })) ?? [],
+    lootPiles: () => sources.world?.lootPiles().map((p) => ({ keys: [...p.keys], count: p.count, x: p.x, z: p.z })) ?? [],
     pickups: () =>
       sources.joined?.session.loot.pickups().map((p) => ({ key: p.key, dropper: p.dropper.toString(), winner: p.winner.toString() })) ?? [],
     peers: () => {

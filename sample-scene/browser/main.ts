@@ -21,6 +21,7 @@ import { NetGraphOverlay } from './net-graph-overlay';
 
 /** When animation frames stop (hidden tab), a frame is run this often to keep the network going. */
 const BACKGROUND_FRAME_MS = 50;
+/** Event log lines kept on the page (newest first); older ones are removed. */
 const FEED_LINES = 6;
 
 function element<T extends HTMLElement>(id: string): T {
@@ -134,7 +135,6 @@ async function main(): Promise<void> {
       });
     });
     sources.status = 'ready';
-    say('WASD / arrow keys move · space throws loot for the others to grab');
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     sources.status = `failed: ${message}`;

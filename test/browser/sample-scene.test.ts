@@ -3,7 +3,9 @@
  * the dev stack started in-process with every port 0: two pages see each other's avatar, a key
  * held in page A moves A's avatar in page B, and loot dropped in A appears in B while both send
  * through the link conditioner at 20 % loss; a closed, crashed or silent player is never drawn as
- * a ghost avatar for the players who come after it. Screenshots of every page go to test-output/browser/.
+ * a ghost avatar for the players who come after it; a long event log leaves the help line on the
+ * screen, loot thrown on one spot shows as a pile '×N', and the labels of two avatars standing on
+ * one spot stack without overlapping. Screenshots of every page go to test-output/browser/.
  *
  * Without /usr/bin/chromium the tests are skipped with a notice, except under CI=true, where a
  * missing browser fails the run (.ci/run installs it).
@@ -24,7 +26,7 @@ const SKIP_NOTICE = `SKIPPED browser tests: ${CHROMIUM_PATH} not found (apt-get 
 const quiet = { info: () => undefined, warn: () => undefined };
 
 type Hook = SampleDebugHook;
-declare const window: { __switchboard: Hook };
+declare const window: { __switchboard: Hook; dispatchEvent(event: Event): boolean };
 
 /** Polls `predicate` in the page (with `arg`) until it returns true; fails naming `what`. */
 async function pageWait<A>(page: Page, what: string, predicate: (arg: A) => boolean, arg: A, timeoutMs = 20_000): Promise<void> {
@@ -66,6 +68,24 @@ async function eventually(what: string, condition: () => Promise<boolean>, timeo
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+interface Box {
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+/** The on-screen box of every element matching `selector` (with its text), as laid out now. */
+const boxesOf = (page: Page, selector: string) =>
+  page.evaluate((sel: string) => {
+    return Array.from(document.querySelectorAll(sel)).map((e) => {
+      const r = e.getBoundingClientRect();
+      return { text: e.textContent ?? '', left: r.left, top: r.top, right: r.right, bottom: r.bottom, visible: (e as HTMLElement).checkVisibility() };
+    });
+  }, selector);
+
+const intersects = (a: Box, b: Box) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
 
 const positionOf = (page: Page, peerId: string) =>
   page.evaluate((id: string) => window.__switchboard.positions().find((p) => p.peerId === id) ?? null, peerId);
@@ -183,6 +203,89 @@ describe('sample page in Chromium (two players)', function () {
       await lobby.leave();
       await silent.net.dispose();
     }
+  });
+
+  it('after many log events the help line is still on screen, the log stays bounded, and loot thrown on one spot shows as one pile ×16', async () => {
+    const a = await openPlayer(chrome!, stack!, 'lobby=browser-log', pageErrors);
+    await a.page.bringToFront();
+    // 16 drops fill our loot limit (all on one spot: we do not move); every further space press
+    // logs "can't drop …". Presses are bounded; we stop once the whole log is such lines.
+    const refusals = () => a.page.evaluate(() => Array.from(document.querySelectorAll('#feed > div')).filter((d) => d.textContent!.startsWith("can't drop")).length);
+    const feedLines = () => a.page.evaluate(() => document.querySelectorAll('#feed > div').length);
+    let presses = 0;
+    while (presses < 80 && !(presses >= 20 && (await refusals()) >= 6 && (await refusals()) === (await feedLines()))) {
+      await a.page.keyboard.press('Space');
+      presses++;
+    }
+    await pageWait(a.page, 'our 16 loot to lie on the ground', () => window.__switchboard.loot().length === 16, undefined);
+    await pageWait(a.page, 'the log to be full of refused drops', () => Array.from(document.querySelectorAll('#feed > div')).every((d) => d.textContent!.startsWith("can't drop")), undefined);
+    expect(await feedLines(), 'log lines kept on the page').to.be.within(1, 6);
+
+    const viewport = a.page.viewportSize()!;
+    const [help] = await boxesOf(a.page, '#help');
+    expect(help, 'the help line').to.not.equal(undefined);
+    expect(help!.text).to.contain('WASD');
+    expect(help!.visible, 'help line visible').to.equal(true);
+    expect(help!.top, 'help line top').to.be.at.least(0);
+    expect(help!.left, 'help line left').to.be.at.least(0);
+    expect(help!.bottom, 'help line bottom').to.be.at.most(viewport.height);
+    expect(help!.right, 'help line right').to.be.at.most(viewport.width);
+    const [feed] = await boxesOf(a.page, '#feed');
+    expect(feed!.bottom, 'the log ends above the help line').to.be.at.most(help!.top);
+    expect(feed!.top, 'the log starts on the screen').to.be.at.least(0);
+
+    const piles = await a.page.evaluate(() => window.__switchboard.lootPiles());
+    expect(piles.map((p) => p.count), 'piles').to.deep.equal([16]);
+    await pageWait(a.page, "the pile's label '×16'", () => Array.from(document.querySelectorAll('.loot-pile-label')).some((e) => e.textContent === '×16'), undefined);
+    await a.page.screenshot({ path: path.join(OUTPUT, 'log-and-pile.png') });
+  });
+
+  it('the labels of two avatars standing on one spot stack instead of overlapping', async () => {
+    const a = await openPlayer(chrome!, stack!, 'lobby=browser-labels', pageErrors);
+    const b = await openPlayer(chrome!, stack!, 'lobby=browser-labels', pageErrors);
+    await waitForEachOther(a, b);
+    const target = (await positionOf(b.page, b.peerId))!;
+    await a.page.bringToFront();
+    // Walks A onto B's spot with the page's own key handling: keys held and released frame by
+    // frame in the page, so the stop does not depend on the round trip to the test (bounded: 15 s).
+    const reached = await a.page.evaluate(async (to: { x: number; z: number }) => {
+      const held = new Set<string>();
+      const hold = (code: string, on: boolean) => {
+        if (on === held.has(code)) return;
+        if (on) held.add(code);
+        else held.delete(code);
+        window.dispatchEvent(new KeyboardEvent(on ? 'keydown' : 'keyup', { code }));
+      };
+      const deadline = performance.now() + 15_000;
+      while (performance.now() < deadline) {
+        const me = window.__switchboard.positions()[0]!;
+        const dx = to.x - me.x;
+        const dz = to.z - me.z;
+        hold('KeyD', dx > 0.2);
+        hold('KeyA', dx < -0.2);
+        hold('KeyW', dz > 0.2);
+        hold('KeyS', dz < -0.2);
+        if (held.size === 0) return true;
+        await new Promise((resolve) => requestAnimationFrame(resolve));
+      }
+      for (const code of [...held]) hold(code, false);
+      return false;
+    }, target);
+    expect(reached, 'A reached B within 15 s').to.equal(true);
+    await b.page.bringToFront();
+    await eventually("B's view of A to stand on B's spot", async () => {
+      const seen = await positionOf(b.page, a.peerId);
+      return seen !== null && Math.hypot(seen.x - target.x, seen.z - target.z) < 0.5;
+    });
+    for (const page of [b.page, a.page]) {
+      await page.bringToFront();
+      await pageWait(page, 'one label lifted above the other', () => document.querySelectorAll('.avatar-label.lifted').length === 1, undefined);
+      const labels = await boxesOf(page, '.avatar-label');
+      expect(labels, 'avatar labels').to.have.length(2);
+      expect(intersects(labels[0]!, labels[1]!), `labels ${JSON.stringify(labels)} overlap`).to.equal(false);
+      for (const label of labels) expect(label.visible && label.top >= 0, `label ${label.text} on screen`).to.equal(true);
+    }
+    await b.page.screenshot({ path: path.join(OUTPUT, 'labels-page-b.png') });
   });
 
   it('loot dropped in page A appears in page B with the link conditioner at 20 % loss', async () => {
