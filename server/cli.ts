@@ -21,6 +21,8 @@ type Command = { summary: string; usage: string; run(args: string[], io: CliIo):
 class UsageError extends Error {}
 
 const SECRET_ENV = 'SWITCHBOARD_RELAY_SECRET';
+/** Minutes, like the lobby's: a relay token is a bearer token. */
+const DEFAULT_TOKEN_TTL_SECONDS = 600;
 
 const RELAY_USAGE = `usage: switchboard relay [--host 127.0.0.1] [--port 7777] [--secret S] [options]
 
@@ -38,8 +40,10 @@ Stops cleanly on SIGINT or SIGTERM.`;
 const TOKEN_USAGE = `usage: switchboard token --secret S [--ttl SECONDS] [--subject NAME]
 
 Prints a relay access token (the lobby hands these out; this is for tests and operators).
+A token is a bearer token: anyone holding it may register from any address until it expires,
+so keep lifetimes short (a registered session never needs its token again).
   --secret S        the relay's secret (or set ${SECRET_ENV})
-  --ttl SECONDS     lifetime (default 3600)
+  --ttl SECONDS     lifetime (default ${DEFAULT_TOKEN_TTL_SECONDS})
   --subject NAME    who it is for (optional, at most 255 bytes)`;
 
 /** `--name value`, `--name=value`, and the flags in `booleans`. Throws UsageError on anything else. */
@@ -119,7 +123,7 @@ const tokenCommand: Command = {
     const secret = flags.get('secret') ?? io.env[SECRET_ENV];
     if (secret === undefined || secret === '') throw new UsageError(`token needs --secret or ${SECRET_ENV}`);
     const subject = flags.get('subject');
-    io.out(createRelayToken(secret, { ttlSeconds: integerFlag(flags, 'ttl') ?? 3600, ...(subject !== undefined ? { subject } : {}) }));
+    io.out(createRelayToken(secret, { ttlSeconds: integerFlag(flags, 'ttl') ?? DEFAULT_TOKEN_TTL_SECONDS, ...(subject !== undefined ? { subject } : {}) }));
     return 0;
   },
 };

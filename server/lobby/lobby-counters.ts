@@ -27,6 +27,8 @@ export class LobbyCounters {
   /** Members disconnected for sending too many malformed or unknown messages. */
   kicked = 0;
   relayTokensIssued = 0;
+  /** Relay token refreshes refused for coming too fast (the metadata update rate applies). */
+  relayTokenRefreshesRefused = 0;
 
   snapshot(): LobbyServerStats {
     return {
@@ -41,6 +43,7 @@ export class LobbyCounters {
       undecodableMessages: this.undecodableMessages,
       kicked: this.kicked,
       relayTokensIssued: this.relayTokensIssued,
+      relayTokenRefreshesRefused: this.relayTokenRefreshesRefused,
     };
   }
 }
@@ -57,4 +60,5 @@ export interface LobbyServerStats {
   undecodableMessages: number;
   kicked: number;
   relayTokensIssued: number;
+  relayTokenRefreshesRefused: number;
 }

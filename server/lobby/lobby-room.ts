@@ -9,6 +9,7 @@ import {
   LobbyMessageType,
   MAX_REQUEST_SEQ,
   type MetadataResultMessage,
+  type RelayTokenMessage,
   type WelcomeMessage,
 } from '../../plugin/lobby/lobby-protocol';
 import { checkMetadataUpdate, describeNameRule, isPlainRecord, isValidName, type LobbyMetadataLimits } from '../../plugin/lobby/metadata-rules';
@@ -112,6 +113,7 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
       this.onMessage(LobbyMessageType.SetMetadata, (client: Client<MemberData, MemberAuth>, message: unknown) =>
         this.handleSetMetadata(client, message),
       );
+      this.onMessage(LobbyMessageType.RefreshRelayToken, (client: Client<MemberData, MemberAuth>) => this.handleRefreshRelayToken(client));
       this.onMessage('*', (client: Client<MemberData, MemberAuth>) => {
         counters.unknownMessages++;
         this.misbehaved(client);
@@ -124,12 +126,10 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
       counters.members++;
       counters.joinsAccepted++;
       const welcome: WelcomeMessage = { memberId: client.sessionId, capacity: config.capacity, limits: { ...config.limits } };
-      if (config.relaySecret !== undefined) {
-        welcome.relayToken = createRelayToken(config.relaySecret, {
-          ttlSeconds: config.relayTokenTtlSeconds,
-          subject: `${this.lobbyName}/${client.sessionId}`,
-        });
-        counters.relayTokensIssued++;
+      const relayToken = this.mintRelayToken(client);
+      if (relayToken !== undefined) {
+        welcome.relayToken = relayToken;
+        welcome.relayTokenTtlSeconds = config.relayTokenTtlSeconds;
       }
       client.send(LobbyMessageType.Welcome, welcome);
     }
@@ -201,6 +201,29 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
       counters.updatesAccepted++;
       // After the patch, so the member's view already holds the change when its promise resolves.
       client.send(LobbyMessageType.MetadataResult, { seq, ok: true } satisfies MetadataResultMessage, { afterNextPatch: true });
+    }
+
+    private mintRelayToken(client: Client<MemberData, MemberAuth>): string | undefined {
+      if (config.relaySecret === undefined) return undefined;
+      counters.relayTokensIssued++;
+      return createRelayToken(config.relaySecret, { ttlSeconds: config.relayTokenTtlSeconds, subject: `${this.lobbyName}/${client.sessionId}` });
+    }
+
+    /** A member renews its short-lived relay token; rate-limited with its metadata updates. */
+    private handleRefreshRelayToken(client: Client<MemberData, MemberAuth>): void {
+      const data = client.userData;
+      if (data === undefined || !this.state.members.has(client.sessionId)) return;
+      if (config.relaySecret === undefined) {
+        counters.unknownMessages++;
+        this.misbehaved(client);
+        return;
+      }
+      if (!data.bucket.take()) {
+        counters.relayTokenRefreshesRefused++;
+        return;
+      }
+      const relayToken = this.mintRelayToken(client) as string;
+      client.send(LobbyMessageType.RelayToken, { relayToken, relayTokenTtlSeconds: config.relayTokenTtlSeconds } satisfies RelayTokenMessage);
     }
 
     private answer(client: Client<MemberData, MemberAuth>, result: MetadataResultMessage): void {

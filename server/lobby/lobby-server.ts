@@ -27,7 +27,11 @@ export interface LobbyServerOptions {
   capacity?: number;
   /** Where warnings go (default console); Colyseus's own log lines go here too while the server runs. */
   logger?: Logger;
-  /** Lifetime of handed-out relay tokens (default 12 h). */
+  /**
+   * Lifetime of handed-out relay tokens (default 600 s). A token is a bearer token, valid from any
+   * address until it expires; members renew theirs at half-life over the lobby connection, and a
+   * registered relay session never needs it again, so minutes are enough.
+   */
   relayTokenTtlSeconds?: number;
   /** How long a dropped member keeps its place for a reconnect (default 20 s; 0 = leave at once). */
   reconnectSeconds?: number;
@@ -48,6 +52,9 @@ export interface LobbyServer {
   /** Disconnects every member, disposes the lobbies and stops listening. Idempotent. */
   close(): Promise<void>;
 }
+
+/** Relay tokens live minutes, not hours: a leaked one is useful only briefly. */
+const DEFAULT_RELAY_TOKEN_TTL_SECONDS = 600;
 
 /** Matchmaking request bodies are small JSON; Colyseus reads them without a bound, so this guard adds one. */
 const MAX_MATCHMAKE_BODY_BYTES = 16 * 1024;
@@ -111,7 +118,7 @@ function resolveConfig(options: LobbyServerOptions, logger: Logger): LobbyRoomCo
     capacity: options.capacity ?? 16,
     limits: resolveMetadataLimits(options.limits),
     relaySecret: options.relaySecret,
-    relayTokenTtlSeconds: options.relayTokenTtlSeconds ?? 12 * 3600,
+    relayTokenTtlSeconds: options.relayTokenTtlSeconds ?? DEFAULT_RELAY_TOKEN_TTL_SECONDS,
     reconnectSeconds: options.reconnectSeconds ?? 20,
     maxLobbies: options.maxLobbies ?? 1_000,
     patchRateMs: options.patchRateMs ?? 50,

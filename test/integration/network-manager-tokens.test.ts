@@ -59,4 +59,29 @@ describe('NetworkManager with a relay that needs a token', function () {
     await pumpUntil([a], 'a route', () => a.net.getRoute() !== null);
     expect(a.net.flush()).to.equal(Result.Ok);
   });
+
+  it('with a token function: an expired token is not final, the next attempt asks again and registers', async () => {
+    let calls = 0;
+    const token = () =>
+      ++calls === 1 ? createRelayToken(secret, { ttlSeconds: 60 }, Math.floor(Date.now() / 1000) - 120) : createRelayToken(secret, { ttlSeconds: 60 });
+    const a = createTestPeer({ relay: relay.udpUrl, token });
+    peers.push(a);
+    await pumpUntil([a], 'a route after the expired token', () => a.net.getRoute() !== null);
+    expect(calls).to.be.at.least(2);
+    expect(a.net.getRelayState().state).to.equal('registered');
+  });
+
+  it('with a token function that throws or returns junk: retried with backoff, then registers', async () => {
+    let calls = 0;
+    const token = async (): Promise<string | undefined> => {
+      calls++;
+      if (calls === 1) throw new Error('lobby not ready');
+      if (calls === 2) return 42 as unknown as string;
+      return createRelayToken(secret, { ttlSeconds: 60 });
+    };
+    const a = createTestPeer({ relay: relay.wsUrl, token });
+    peers.push(a);
+    await pumpUntil([a], 'a route after two bad answers', () => a.net.getRoute() !== null);
+    expect(calls).to.equal(3);
+  });
 });
