@@ -6,7 +6,7 @@ import type { Logger } from '../plugin/net/types';
 import { DEV_USAGE } from './dev/dev-args';
 import { runDevCli } from './dev/dev-stack';
 import { LOBBY_CLI_USAGE, runLobbyCli } from './lobby';
-import { createRelayToken, startRelay, type RelayOptions } from './relay';
+import { createRelayToken, generateRelaySecret, startRelay, type RelayOptions } from './relay';
 
 export interface CliIo {
   out(line: string): void;
@@ -29,7 +29,8 @@ const RELAY_USAGE = `usage: switchboard relay [--host 127.0.0.1] [--port 7777] [
 Runs the relay: UDP and WebSocket on the same port number.
   --host IP               address to bind (default 127.0.0.1)
   --port N                port for UDP and WebSocket; 0 picks a free one (default 7777)
-  --secret S              require relay tokens made with this secret (or set ${SECRET_ENV});
+  --secret S              require relay tokens made with this secret (or set ${SECRET_ENV}):
+                          at least 32 random bytes as hex or base64url (\`switchboard secret\`);
                           without one the relay is OPEN: anyone can register
   --public-host HOST      host in the endpoint URLs handed to clients (default: --host)
   --max-sessions N        sessions at most (default 10000)
@@ -45,6 +46,11 @@ so keep lifetimes short (a registered session never needs its token again).
   --secret S        the relay's secret (or set ${SECRET_ENV})
   --ttl SECONDS     lifetime (default ${DEFAULT_TOKEN_TTL_SECONDS})
   --subject NAME    who it is for (optional, at most 255 bytes)`;
+
+const SECRET_USAGE = `usage: switchboard secret
+
+Prints a fresh relay secret: 32 random bytes (256 bits) as 43 base64url characters. Give the same
+one to the relay (--secret or ${SECRET_ENV}) and the lobby (--relay-secret or ${SECRET_ENV}).`;
 
 /** `--name value`, `--name=value`, and the flags in `booleans`. Throws UsageError on anything else. */
 function parseFlags(args: string[], known: string[], booleans: string[] = ['help']): Map<string, string> {
@@ -128,6 +134,20 @@ const tokenCommand: Command = {
   },
 };
 
+const secretCommand: Command = {
+  summary: 'print a fresh relay secret (32 random bytes)',
+  usage: SECRET_USAGE,
+  async run(args, io) {
+    const flags = parseFlags(args, []);
+    if (flags.has('help')) {
+      io.out(SECRET_USAGE);
+      return 0;
+    }
+    io.out(generateRelaySecret());
+    return 0;
+  },
+};
+
 const lobbyCommand: Command = {
   summary: 'the Colyseus lobby server (members publish peer_id and route)',
   usage: LOBBY_CLI_USAGE,
@@ -153,6 +173,7 @@ const COMMANDS: Record<string, Command> = {
   lobby: lobbyCommand,
   dev: devCommand,
   token: tokenCommand,
+  secret: secretCommand,
 };
 
 function helpText(): string {

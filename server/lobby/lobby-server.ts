@@ -11,6 +11,7 @@ import { WebSocketTransport } from '@colyseus/ws-transport';
 import { LOBBY_ROOM_TYPE } from '../../plugin/lobby/lobby-protocol';
 import { maxUpdateBytes, resolveMetadataLimits, type LobbyMetadataLimits } from '../../plugin/lobby/metadata-rules';
 import { consoleLogger, type Logger } from '../../plugin/net/types';
+import { relaySecretProblem } from '../relay/token';
 import { LobbyCounters, type LobbyServerStats } from './lobby-counters';
 import { createLobbyRoomClass, type LobbyRoomConfig } from './lobby-room';
 
@@ -134,8 +135,9 @@ function resolveConfig(options: LobbyServerOptions, logger: Logger): LobbyRoomCo
   checkInteger('patchRateMs', config.patchRateMs, 1, 10_000);
   checkInteger('updateBurst', config.updateBurst, 1, 10_000);
   checkInteger('updatesPerSecond', config.updatesPerSecond, 1, 10_000);
-  if (config.relaySecret !== undefined && (typeof config.relaySecret !== 'string' || config.relaySecret.length === 0)) {
-    throw new TypeError('startLobbyServer: relaySecret must be a non-empty string');
+  if (config.relaySecret !== undefined) {
+    const problem = relaySecretProblem(config.relaySecret);
+    if (problem !== null) throw new TypeError(`startLobbyServer: relaySecret: ${problem}`);
   }
   return config;
 }

@@ -16,13 +16,14 @@ import { startLobbyServer, type LobbyServer } from '../../server/lobby';
 import { startRelay, type RelayServer } from '../../server/relay';
 import { bytesOf, createTestPeer, disposeAll, isConnected, pumpUntil, textOf, waitForRoutes, type TestPeer } from '../helpers/managers';
 import { expectLobbyError } from '../unit/lobby-contract';
+import { testRelaySecret } from '../helpers/secrets';
 
 const quiet = { info: () => undefined, warn: () => undefined };
 const CHANNELS = [
   { id: 0, reliable: true },
   { id: 1, reliable: false },
 ];
-const RELAY_SECRET = 'route-sync-test-secret';
+const RELAY_SECRET = testRelaySecret('route-sync');
 
 interface LobbyKind {
   name: string;

@@ -2,9 +2,10 @@ import { expect } from 'chai';
 import { Result } from '../../plugin/net/result';
 import { createRelayToken, startRelay, type RelayServer } from '../../server';
 import { createTestPeer, disposeAll, frame, pumpUntil, quietLogger, type TestPeer } from '../helpers/managers';
+import { testRelaySecret } from '../helpers/secrets';
 
 describe('NetworkManager with a relay that needs a token', function () {
-  const secret = 'test-relay-secret';
+  const secret = testRelaySecret('network-manager-tokens');
   let relay: RelayServer;
   let open: RelayServer;
   let peers: TestPeer[] = [];
@@ -29,7 +30,7 @@ describe('NetworkManager with a relay that needs a token', function () {
   const badTokens: [string, () => string | undefined][] = [
     ['no token', () => undefined],
     ['an expired token', () => createRelayToken(secret, { ttlSeconds: 60 }, Math.floor(Date.now() / 1000) - 120)],
-    ['a forged token', () => createRelayToken('not-the-secret', { ttlSeconds: 60 })],
+    ['a forged token', () => createRelayToken(testRelaySecret('not the secret'), { ttlSeconds: 60 })],
   ];
 
   for (const [what, token] of badTokens) {
