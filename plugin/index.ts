@@ -33,6 +33,7 @@ export {
   type RouteSyncOptions,
   type RouteSyncStats,
   type RouteSyncSubscription,
+  type RouteSyncClash,
 } from './lobby';
 
 // --- Babylon plugin: host, manifest, components, systems ------------------------------------------

@@ -248,7 +248,7 @@ export class ColyseusLobby implements LobbyAdapter {
       request.resolve();
       return;
     }
-    const code: LobbyErrorCode = message.code === 'rate_limited' ? 'rate_limited' : 'invalid_metadata';
+    const code: LobbyErrorCode = message.code === 'rate_limited' || message.code === 'peer_id_taken' ? message.code : 'invalid_metadata';
     const text = typeof message.error === 'string' ? message.error.slice(0, 300) : 'refused by the lobby server';
     request.reject(new LobbyError(code, text));
   }

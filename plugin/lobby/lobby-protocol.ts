@@ -31,8 +31,8 @@ export interface SetMetadataRequest {
 export interface MetadataResultMessage {
   seq: number;
   ok: boolean;
-  /** When refused: `invalid_metadata` or `rate_limited`, and a message naming the problem. */
-  code?: 'invalid_metadata' | 'rate_limited';
+  /** When refused: `invalid_metadata`, `rate_limited` or `peer_id_taken`, and a message naming the problem. */
+  code?: 'invalid_metadata' | 'rate_limited' | 'peer_id_taken';
   error?: string;
 }
 

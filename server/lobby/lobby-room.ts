@@ -12,7 +12,15 @@ import {
   type RelayTokenMessage,
   type WelcomeMessage,
 } from '../../plugin/lobby/lobby-protocol';
-import { checkMetadataUpdate, describeNameRule, isPlainRecord, isValidName, type LobbyMetadataLimits } from '../../plugin/lobby/metadata-rules';
+import {
+  checkMetadataUpdate,
+  describeNameRule,
+  isPlainRecord,
+  isValidName,
+  peerIdClaimant,
+  PEER_ID_METADATA_KEY,
+  type LobbyMetadataLimits,
+} from '../../plugin/lobby/metadata-rules';
 import type { Logger } from '../../plugin/net/types';
 import { createRelayToken } from '../relay/token';
 import { LobbyCounters } from './lobby-counters';
@@ -197,6 +205,14 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
         this.answer(client, { seq, ok: false, code: 'invalid_metadata', error: verdict.error });
         return;
       }
+      const claimant = peerIdClaimant(client.sessionId, verdict.entries, this.memberMetadata());
+      if (claimant !== null) {
+        counters.updatesRefused.peer_id_taken++;
+        const claimed = verdict.entries.find(([key]) => key === PEER_ID_METADATA_KEY)?.[1] ?? '';
+        config.logger.warn(`lobby "${this.lobbyName}": member ${client.sessionId} claimed peer_id ${claimed.slice(0, 24)}, already published by member ${claimant}; refused`);
+        this.answer(client, { seq, ok: false, code: 'peer_id_taken', error: `peer_id ${claimed.slice(0, 24)} is already published by another member of this lobby` });
+        return;
+      }
       for (const [key, value] of verdict.entries) member.metadata.set(key, value);
       counters.updatesAccepted++;
       // After the patch, so the member's view already holds the change when its promise resolves.
@@ -224,6 +240,10 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
       }
       const relayToken = this.mintRelayToken(client) as string;
       client.send(LobbyMessageType.RelayToken, { relayToken, relayTokenTtlSeconds: config.relayTokenTtlSeconds } satisfies RelayTokenMessage);
+    }
+
+    private *memberMetadata(): Generator<[string, { get(key: string): string | undefined }]> {
+      for (const [id, member] of this.state.members) yield [id, member.metadata];
     }
 
     private answer(client: Client<MemberData, MemberAuth>, result: MetadataResultMessage): void {
