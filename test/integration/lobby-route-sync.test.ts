@@ -262,6 +262,25 @@ for (const kind of [memoryKind(), colyseusKind()]) {
       await exchangeReliable(group, 'unharmed');
     });
 
+    it('our peer_id squatted by another member: publishing is refused as taken, retried, and succeeds once the squatter left', async () => {
+      const squatter = await kind.join();
+      others.push(squatter);
+      const lobby = await kind.join();
+      const token = kind.relaySecret !== undefined ? () => lobby.relayToken : undefined;
+      const peer = createTestPeer({ relay: relay.udpUrl, token });
+      const warnings: string[] = [];
+      await squatter.setMemberMetadata({ peer_id: formatPeerId(peer.id), route: 'squatted' });
+      const sync = bindRouteSync(peer.net, lobby, { channels: CHANNELS, logger: { info: () => undefined, warn: (line) => warnings.push(line) } });
+      players.push({ index: 0, peer, lobby, sync, warnings });
+      await pumpUntil([peer], 'a refused publish', () => sync.stats().publishFailures >= 1);
+      expect(sync.stats().published).to.equal(0);
+      expect(warnings.some((line) => /peer_id is taken/.test(line)), warnings.join('\n')).to.equal(true);
+      await squatter.leave();
+      await pumpUntil([peer], 'the publish after the squatter left', () => sync.stats().published === 1);
+      const mine = lobby.members().find((m) => m.id === lobby.selfId);
+      expect(mine?.metadata.get('peer_id')).to.equal(formatPeerId(peer.id));
+    });
+
     it('a route with another key for an open peer id is a clash: refused, counted, logged, on clash$; the peer keeps its key', async () => {
       const p0 = await addPlayer(0);
       const token = kind.relaySecret !== undefined ? createRelayToken(kind.relaySecret, { ttlSeconds: 600 }) : undefined;
