@@ -8,10 +8,12 @@ import * as dgram from 'dgram';
 import { WebSocket } from 'ws';
 import { RelayClient } from '../plugin/net/transport/relay-client';
 import { MIN_UDP_REGISTER_BYTES, decodeRelayDatagram, encodeData, encodeRegister } from '../plugin/net/wire/relay-codec';
-import { createRelayToken } from '../server/relay/token';
+import { createRelayToken, generateRelaySecret } from '../server/relay/token';
 import { spawnRole, type RoleChild } from './lib/child';
 import type { RelayRoleInfo } from './roles/relay';
 import { bindLoopbackUdp, closeUdp, LOOPBACK } from './roles/udp-util';
+
+const ATTACK_SECRET = generateRelaySecret();
 
 const quiet = { info: (): void => undefined, warn: (): void => undefined };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -160,7 +162,7 @@ async function destinationFlood(name: string, relayOptions: Record<string, unkno
 async function main(): Promise<void> {
   const only = process.argv[2];
   if (!only || only === 'ws-100') await wsFlood('228+ idle WebSockets, maxSessions 100', { maxSessions: 100 }, 300, 3_000);
-  if (!only || only === 'ws-default') await wsFlood('10,000 idle WebSockets held, default limits, secret', { secret: 'attack-secret' }, 10_000, 20_000, 'attack-secret');
+  if (!only || only === 'ws-default') await wsFlood('10,000 idle WebSockets held, default limits, secret', { secret: ATTACK_SECRET }, 10_000, 20_000, ATTACK_SECRET);
   if (!only || only === 'destination') await destinationFlood('3 flooders and 1 honest source at one victim, default limits', {});
   process.exit(0);
 }

@@ -8,6 +8,7 @@
 
 // --- networking core ----------------------------------------------------------------------------
 export { NetworkManager, type NetworkManagerOptions } from './net/network-manager';
+export type { RelayTokenSource } from './net/transport/relay-client';
 export { Result, decodeOk, decodeError, type Decoded } from './net/result';
 export type { PeerId, NetworkMessage, PeerState, PeerStateChange, PeerStats, LinkConditioner, Logger, Clock, RelayState, RelayStatus } from './net/types';
 export { consoleLogger } from './net/types';
@@ -32,6 +33,7 @@ export {
   type RouteSyncOptions,
   type RouteSyncStats,
   type RouteSyncSubscription,
+  type RouteSyncClash,
 } from './lobby';
 
 // --- Babylon plugin: host, manifest, components, systems ------------------------------------------

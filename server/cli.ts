@@ -6,7 +6,7 @@ import type { Logger } from '../plugin/net/types';
 import { DEV_USAGE } from './dev/dev-args';
 import { runDevCli } from './dev/dev-stack';
 import { LOBBY_CLI_USAGE, runLobbyCli } from './lobby';
-import { createRelayToken, startRelay, type RelayOptions } from './relay';
+import { createRelayToken, generateRelaySecret, startRelay, type RelayOptions } from './relay';
 
 export interface CliIo {
   out(line: string): void;
@@ -21,13 +21,16 @@ type Command = { summary: string; usage: string; run(args: string[], io: CliIo):
 class UsageError extends Error {}
 
 const SECRET_ENV = 'SWITCHBOARD_RELAY_SECRET';
+/** Minutes, like the lobby's: a relay token is a bearer token. */
+const DEFAULT_TOKEN_TTL_SECONDS = 600;
 
 const RELAY_USAGE = `usage: switchboard relay [--host 127.0.0.1] [--port 7777] [--secret S] [options]
 
 Runs the relay: UDP and WebSocket on the same port number.
   --host IP               address to bind (default 127.0.0.1)
   --port N                port for UDP and WebSocket; 0 picks a free one (default 7777)
-  --secret S              require relay tokens made with this secret (or set ${SECRET_ENV});
+  --secret S              require relay tokens made with this secret (or set ${SECRET_ENV}):
+                          at least 32 random bytes as hex or base64url (\`switchboard secret\`);
                           without one the relay is OPEN: anyone can register
   --public-host HOST      host in the endpoint URLs handed to clients (default: --host)
   --max-sessions N        sessions at most (default 10000)
@@ -38,9 +41,16 @@ Stops cleanly on SIGINT or SIGTERM.`;
 const TOKEN_USAGE = `usage: switchboard token --secret S [--ttl SECONDS] [--subject NAME]
 
 Prints a relay access token (the lobby hands these out; this is for tests and operators).
+A token is a bearer token: anyone holding it may register from any address until it expires,
+so keep lifetimes short (a registered session never needs its token again).
   --secret S        the relay's secret (or set ${SECRET_ENV})
-  --ttl SECONDS     lifetime (default 3600)
+  --ttl SECONDS     lifetime (default ${DEFAULT_TOKEN_TTL_SECONDS})
   --subject NAME    who it is for (optional, at most 255 bytes)`;
+
+const SECRET_USAGE = `usage: switchboard secret
+
+Prints a fresh relay secret: 32 random bytes (256 bits) as 43 base64url characters. Give the same
+one to the relay (--secret or ${SECRET_ENV}) and the lobby (--relay-secret or ${SECRET_ENV}).`;
 
 /** `--name value`, `--name=value`, and the flags in `booleans`. Throws UsageError on anything else. */
 function parseFlags(args: string[], known: string[], booleans: string[] = ['help']): Map<string, string> {
@@ -119,7 +129,21 @@ const tokenCommand: Command = {
     const secret = flags.get('secret') ?? io.env[SECRET_ENV];
     if (secret === undefined || secret === '') throw new UsageError(`token needs --secret or ${SECRET_ENV}`);
     const subject = flags.get('subject');
-    io.out(createRelayToken(secret, { ttlSeconds: integerFlag(flags, 'ttl') ?? 3600, ...(subject !== undefined ? { subject } : {}) }));
+    io.out(createRelayToken(secret, { ttlSeconds: integerFlag(flags, 'ttl') ?? DEFAULT_TOKEN_TTL_SECONDS, ...(subject !== undefined ? { subject } : {}) }));
+    return 0;
+  },
+};
+
+const secretCommand: Command = {
+  summary: 'print a fresh relay secret (32 random bytes)',
+  usage: SECRET_USAGE,
+  async run(args, io) {
+    const flags = parseFlags(args, []);
+    if (flags.has('help')) {
+      io.out(SECRET_USAGE);
+      return 0;
+    }
+    io.out(generateRelaySecret());
     return 0;
   },
 };
@@ -149,6 +173,7 @@ const COMMANDS: Record<string, Command> = {
   lobby: lobbyCommand,
   dev: devCommand,
   token: tokenCommand,
+  secret: secretCommand,
 };
 
 function helpText(): string {

@@ -10,6 +10,7 @@ export {
   startRelay,
   createRelayToken,
   verifyRelayToken,
+  generateRelaySecret,
   RELAY_DROP_REASONS,
   type RelayServer,
   type RelayOptions,

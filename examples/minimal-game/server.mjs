@@ -1,12 +1,11 @@
 // The game's servers on 127.0.0.1: a relay with a fresh secret, a lobby that hands out tokens
 // for it, and a static server for public/ plus /config.json. Ctrl-C stops everything.
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { startLobbyServer, startRelay } from 'switchboard-server';
+import { generateRelaySecret, startLobbyServer, startRelay } from 'switchboard-server';
 
 const HOST = '127.0.0.1';
-const secret = randomBytes(24).toString('base64url');
+const secret = generateRelaySecret();
 const relay = await startRelay({ host: HOST, port: 7777, secret });
 const lobby = await startLobbyServer({ host: HOST, port: 2567, relaySecret: secret });
 const config = JSON.stringify({ relay: relay.wsUrl, lobbyUrl: lobby.url });

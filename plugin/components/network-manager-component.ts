@@ -12,8 +12,12 @@ import { Result } from '../net/result';
 import { consoleLogger, type Logger, type NetworkMessage, type PeerId, type PeerStateChange, type PeerStats } from '../net/types';
 import type { MessageCodec } from './codecs';
 
-/** Manager options the plugin config does not carry (objects, test hooks, impairment). */
-export type ExtraManagerOptions = Omit<NetworkManagerOptions, 'relay' | 'token' | 'identity' | 'mtuBytes'>;
+/**
+ * Manager options the plugin config does not carry (objects, test hooks, impairment). `token` here
+ * (e.g. the function `() => lobby.relayToken`) takes precedence over `config.token`: short-lived
+ * tokens need a function asked at every REGISTER, which a JSON config cannot hold.
+ */
+export type ExtraManagerOptions = Omit<NetworkManagerOptions, 'relay' | 'identity' | 'mtuBytes'>;
 
 export interface NetworkManagerComponentOptions {
   config: PluginConfig;
@@ -57,7 +61,7 @@ export class NetworkManagerComponent {
     this.manager = new NetworkManager({
       ...options.managerOptions,
       relay: options.config.relay,
-      token: options.config.token ?? undefined,
+      token: options.managerOptions?.token ?? options.config.token ?? undefined,
       identity: options.identity,
       mtuBytes: options.config.mtuBytes,
       logger: this.logger,

@@ -69,6 +69,7 @@ const LEAVE_TIMEOUT_MS = 3_000;
 const MAX_MEMBERS_READ = 4_096;
 const MAX_KEYS_READ = 64;
 const MAX_VALUE_READ = 8_192;
+const MAX_TOKEN_READ = 4_096;
 
 type ConnectionState = 'open' | 'reconnecting' | 'closed';
 
@@ -92,6 +93,10 @@ export class ColyseusLobby implements LobbyAdapter {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private currentSelfId: string;
   private currentRelayToken: string | undefined;
+  /** Renews the relay token at half its lifetime, so a REGISTER at any time has a valid one. */
+  private tokenTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The renewal came due while the connection was down: ask as soon as it is back. */
+  private tokenRefreshDue = false;
   /** The room is gone for good (server restart, refused reconnect): the next attempts join afresh. */
   private roomGone = false;
   /** Own metadata to republish after a rejoin; until the server has it, the view keeps ours. */
@@ -143,6 +148,7 @@ export class ColyseusLobby implements LobbyAdapter {
     // The state already lists everyone present, this member included (waitUntilReady).
     this.view.apply(readMembers(room.state));
     this.attach(room);
+    this.scheduleTokenRefresh(welcome.relayTokenTtlSeconds);
   }
 
   /** This member's id: its Colyseus session id, which changes when it has to join again after a server restart. */
@@ -150,7 +156,11 @@ export class ColyseusLobby implements LobbyAdapter {
     return this.currentSelfId;
   }
 
-  /** Handed out on join when the lobby server has a relaySecret: pass it as NetworkManagerOptions.token. Renewed on a rejoin. */
+  /**
+   * Handed out on join when the lobby server has a relaySecret. Short-lived (the server's
+   * relayTokenTtlSeconds, default 600 s) and renewed at half-life, so pass a function:
+   * `token: () => lobby.relayToken` in NetworkManagerOptions, read again at every REGISTER.
+   */
   get relayToken(): string | undefined {
     return this.currentRelayToken;
   }
@@ -196,6 +206,9 @@ export class ColyseusLobby implements LobbyAdapter {
     room.onMessage(LobbyMessageType.MetadataResult, (message: unknown) => {
       if (room === this.room) this.onResult(message);
     });
+    room.onMessage(LobbyMessageType.RelayToken, (message: unknown) => {
+      if (room === this.room) this.onRelayToken(message);
+    });
     room.onMessage('*', () => undefined); // unknown types from a newer server: ignored, not logged per message
     room.onLeave((code) => this.onRoomLeave(room, code));
   }
@@ -235,9 +248,38 @@ export class ColyseusLobby implements LobbyAdapter {
       request.resolve();
       return;
     }
-    const code: LobbyErrorCode = message.code === 'rate_limited' ? 'rate_limited' : 'invalid_metadata';
+    const code: LobbyErrorCode = message.code === 'rate_limited' || message.code === 'peer_id_taken' ? message.code : 'invalid_metadata';
     const text = typeof message.error === 'string' ? message.error.slice(0, 300) : 'refused by the lobby server';
     request.reject(new LobbyError(code, text));
+  }
+
+  private scheduleTokenRefresh(ttlSeconds: number | undefined): void {
+    if (this.tokenTimer !== null) clearTimeout(this.tokenTimer);
+    this.tokenTimer = null;
+    this.tokenRefreshDue = false;
+    if (ttlSeconds === undefined || this.currentRelayToken === undefined || this.connection === 'closed') return;
+    this.tokenTimer = setTimeout(() => {
+      this.tokenTimer = null;
+      this.tokenRefreshDue = true;
+      this.requestTokenRefresh();
+    }, Math.min(ttlSeconds * 500, 0x7fff_ffff));
+  }
+
+  private requestTokenRefresh(): void {
+    if (!this.tokenRefreshDue || this.connection !== 'open') return;
+    try {
+      this.room.send(LobbyMessageType.RefreshRelayToken);
+    } catch {
+      // The socket is closing: asked again once reconnected.
+    }
+  }
+
+  private onRelayToken(message: unknown): void {
+    if (!isPlainRecord(message) || typeof message.relayToken !== 'string' || message.relayToken.length > MAX_TOKEN_READ) return;
+    const ttl = readTokenTtl(message.relayTokenTtlSeconds);
+    if (ttl === undefined) return;
+    this.currentRelayToken = message.relayToken;
+    this.scheduleTokenRefresh(ttl);
   }
 
   private onRoomLeave(room: Room, code: number): void {
@@ -300,6 +342,7 @@ export class ColyseusLobby implements LobbyAdapter {
     this.attach(room);
     this.logger.info(`lobby "${this.lobbyName}": reconnected`);
     for (const [seq, request] of this.pending) this.sendRequest(seq, request.entries);
+    this.requestTokenRefresh();
   }
 
   /** Joins the lobby again under a new session, republishes own metadata, diffs the members. */
@@ -339,6 +382,8 @@ export class ColyseusLobby implements LobbyAdapter {
     this.room = room;
     this.roomGone = false;
     this.connection = 'open';
+    if (welcome.relayToken !== undefined) this.scheduleTokenRefresh(welcome.relayTokenTtlSeconds);
+    else this.requestTokenRefresh();
     this.republishing = own.size > 0 ? new Map(own) : null;
     this.attach(room);
     this.logger.info(`lobby "${this.lobbyName}": joined again as ${room.sessionId}`);
@@ -378,6 +423,8 @@ export class ColyseusLobby implements LobbyAdapter {
     this.connection = 'closed';
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    if (this.tokenTimer !== null) clearTimeout(this.tokenTimer);
+    this.tokenTimer = null;
     for (const request of this.pending.values()) {
       clearTimeout(request.timer);
       request.reject(new LobbyError('closed', `lobby "${this.lobbyName}": ${reason}`));
@@ -456,8 +503,17 @@ function readWelcome(message: unknown, sessionId: string): WelcomeMessage | null
     capacity: typeof message.capacity === 'number' ? message.capacity : 0,
     limits: { maxKeys: readLimit('maxKeys'), maxKeyLength: readLimit('maxKeyLength'), maxValueLength: readLimit('maxValueLength') },
   };
-  if (typeof message.relayToken === 'string' && message.relayToken.length <= 4096) welcome.relayToken = message.relayToken;
+  if (typeof message.relayToken === 'string' && message.relayToken.length <= MAX_TOKEN_READ) {
+    welcome.relayToken = message.relayToken;
+    const ttl = readTokenTtl(message.relayTokenTtlSeconds);
+    if (ttl !== undefined) welcome.relayTokenTtlSeconds = ttl;
+  }
   return welcome;
+}
+
+/** A token lifetime the server may send: whole seconds, at least 1, at most a year. */
+function readTokenTtl(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 366 * 24 * 3600 ? value : undefined;
 }
 
 /** Members and their string metadata from the decoded room state, bounded whatever the server sends. */

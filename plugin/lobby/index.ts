@@ -10,6 +10,7 @@ export {
   type RouteSyncOptions,
   type RouteSyncStats,
   type RouteSyncSubscription,
+  type RouteSyncClash,
 } from './route-sync';
 export {
   checkMetadataUpdate,

@@ -18,8 +18,10 @@ export interface LobbyMember {
  * - `memberJoin$`/`memberLeave$` never carry this member; `memberUpdate$` does (the server's view of
  *   our own metadata changed), after which `setMemberMetadata` resolves.
  * - `setMemberMetadata` merges the entries into this member's metadata; it rejects with a
- *   `LobbyError` (code `invalid_metadata`, `rate_limited`, `busy`, `timeout`, `closed`) and then
- *   changes nothing.
+ *   `LobbyError` (code `invalid_metadata`, `rate_limited`, `peer_id_taken`, `busy`, `timeout`,
+ *   `closed`) and then changes nothing.
+ * - A `peer_id` entry equal to another present member's `peer_id` is refused with `peer_id_taken`
+ *   (a 64-bit id must not be claimable twice); it is free again once that member has left.
  * - After `leave()` (or when the lobby is gone for good) the observables complete and `members()`
  *   is empty.
  */
@@ -40,6 +42,7 @@ export type LobbyErrorCode =
   | 'invalid_join' // join refused for another reason (bad options, too many lobbies)
   | 'invalid_metadata' // an entry breaks the metadata rules (see metadata-rules.ts)
   | 'rate_limited' // too many metadata updates in a short time
+  | 'peer_id_taken' // another member of the lobby already published this `peer_id`
   | 'busy' // too many metadata updates waiting for the server
   | 'timeout' // the server did not answer in time
   | 'unreachable' // the lobby server could not be reached

@@ -16,6 +16,10 @@ export const LobbyMessageType = {
   MetadataResult: 'metadata_result',
   /** server → client, once after joining: member id, limits and (when configured) the relay token. */
   Welcome: 'welcome',
+  /** client → server (no body): mint me a fresh relay token; answered with RelayToken. */
+  RefreshRelayToken: 'refresh_relay_token',
+  /** server → client: a fresh relay token and its lifetime. */
+  RelayToken: 'relay_token',
 } as const;
 
 export interface SetMetadataRequest {
@@ -27,8 +31,8 @@ export interface SetMetadataRequest {
 export interface MetadataResultMessage {
   seq: number;
   ok: boolean;
-  /** When refused: `invalid_metadata` or `rate_limited`, and a message naming the problem. */
-  code?: 'invalid_metadata' | 'rate_limited';
+  /** When refused: `invalid_metadata`, `rate_limited` or `peer_id_taken`, and a message naming the problem. */
+  code?: 'invalid_metadata' | 'rate_limited' | 'peer_id_taken';
   error?: string;
 }
 
@@ -37,6 +41,13 @@ export interface WelcomeMessage {
   capacity: number;
   limits: LobbyMetadataLimits;
   relayToken?: string;
+  /** Lifetime of relayToken in seconds; the client asks for a fresh one at half of it. */
+  relayTokenTtlSeconds?: number;
+}
+
+export interface RelayTokenMessage {
+  relayToken: string;
+  relayTokenTtlSeconds: number;
 }
 
 /** Matchmaking error codes the server answers a refused join with (Colyseus ServerError codes). */

@@ -10,6 +10,7 @@ import {
   checkMetadataUpdate,
   describeNameRule,
   isValidName,
+  peerIdClaimant,
   resolveMetadataLimits,
   type LobbyMetadataLimits,
   type MetadataRefusal,
@@ -25,7 +26,7 @@ export interface MemoryLobbyHubStats {
   members: number;
   joinsRefused: number;
   updatesAccepted: number;
-  updatesRefused: Partial<Record<MetadataRefusal, number>>;
+  updatesRefused: Partial<Record<MetadataRefusal | 'peer_id_taken', number>>;
 }
 
 type Delivery = () => void;
@@ -46,7 +47,7 @@ export class MemoryLobbyHub {
   private continuation: ReturnType<typeof setTimeout> | null = null;
   private nextMemberNumber = 1;
   private readonly counters = { joinsRefused: 0, updatesAccepted: 0 };
-  private readonly refusals: Partial<Record<MetadataRefusal, number>> = {};
+  private readonly refusals: Partial<Record<MetadataRefusal | 'peer_id_taken', number>> = {};
 
   constructor(options: MemoryLobbyHubOptions = {}) {
     const capacity = options.capacity ?? 64;
@@ -104,6 +105,11 @@ export class MemoryLobbyHub {
     if (!verdict.ok) {
       this.refusals[verdict.refusal] = (this.refusals[verdict.refusal] ?? 0) + 1;
       return Promise.reject(new LobbyError('invalid_metadata', verdict.error));
+    }
+    const claimant = peerIdClaimant(memberId, verdict.entries, [...this.members].map(([id, other]) => [id, other.metadata] as const));
+    if (claimant !== null) {
+      this.refusals.peer_id_taken = (this.refusals.peer_id_taken ?? 0) + 1;
+      return Promise.reject(new LobbyError('peer_id_taken', 'this peer_id is already published by another member of this lobby'));
     }
     for (const [key, value] of verdict.entries) member.metadata.set(key, value);
     this.counters.updatesAccepted++;

@@ -119,3 +119,25 @@ function describeType(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   return typeof value;
 }
+
+/** The metadata key a member publishes its peer id under (route sync's PEER_ID_KEY). */
+export const PEER_ID_METADATA_KEY = 'peer_id';
+
+/**
+ * The member (other than `selfId`) that already claims the `peer_id` this update sets, or null.
+ * A lobby refuses such an update: a peer id is 64 bits, so a second claimant is an attacker with
+ * a second preimage (or a stale session), never a second player.
+ */
+export function peerIdClaimant(
+  selfId: string,
+  entries: ReadonlyMap<string, string> | Iterable<readonly [string, string]>,
+  members: Iterable<readonly [string, ReadonlyMap<string, string> | { get(key: string): string | undefined }]>,
+): string | null {
+  let claimed: string | undefined;
+  for (const [key, value] of entries) if (key === PEER_ID_METADATA_KEY) claimed = value;
+  if (claimed === undefined) return null;
+  for (const [id, metadata] of members) {
+    if (id !== selfId && metadata.get(PEER_ID_METADATA_KEY) === claimed) return id;
+  }
+  return null;
+}

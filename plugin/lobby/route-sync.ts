@@ -8,9 +8,14 @@
  * open now (an update for a member never seen joining is a join; a route already in use is no
  * change). A peer id is driven by one member at a time; a second member claiming it waits and
  * takes over when the first leaves (a player who rejoins before its old session timed out).
+ *
+ * An open peer's key is never replaced: a peer id is 64 bits of a key digest, which binds the key
+ * only up to a second preimage, so a route for an open peer id carrying another key is a clash —
+ * refused, counted, logged and emitted on `clash$` — never an update.
  */
-import { Subscription } from 'rxjs';
+import { Subject, Subscription, type Observable } from 'rxjs';
 import { formatPeerId, parsePeerId } from '../net/identity';
+import { decodeRoute } from '../net/route';
 import type { NetworkManager } from '../net/network-manager';
 import { Result } from '../net/result';
 import { consoleLogger, type Logger, type PeerId } from '../net/types';
@@ -51,9 +56,24 @@ export interface RouteSyncStats {
   ignoredConflicts: number;
   /** Members not tracked because `maxMembers` were. */
   ignoredOverflow: number;
+  /** Routes refused because they carry another key than the open peer of that id (see RouteSyncClash). */
+  clashes: number;
 }
 
-export type RouteSyncSubscription = Subscription & { stats(): RouteSyncStats };
+/** A member published, for a peer id that is open, a route with a different public key. */
+export interface RouteSyncClash {
+  peerId: PeerId;
+  /** The member whose route was refused. */
+  memberId: string;
+  /** The member whose route the peer keeps (null when the game opened the peer itself). */
+  keptMemberId: string | null;
+}
+
+export type RouteSyncSubscription = Subscription & {
+  stats(): RouteSyncStats;
+  /** Every clash, as it is refused; completes on unsubscribe. */
+  readonly clash$: Observable<RouteSyncClash>;
+};
 
 export const PEER_ID_KEY = 'peer_id';
 export const ROUTE_KEY = 'route';
@@ -62,6 +82,12 @@ export const ROUTE_KEY = 'route';
 const MAX_LOGGED_PROBLEMS = 256;
 const PUBLISH_RETRIES = 5;
 const PUBLISH_RETRY_DELAY_MS = 250;
+/**
+ * Our peer_id refused as taken: usually our own previous session, still in the lobby's reconnect
+ * window (20 s by default), so this is retried longer, once a second.
+ */
+const TAKEN_RETRIES = 40;
+const TAKEN_RETRY_DELAY_MS = 1000;
 
 interface MemberRecord {
   id: string;
@@ -70,9 +96,11 @@ interface MemberRecord {
   route: string | null;
   /** The route the manager uses for this member's peer, when this member drives it. */
   openRoute: string | null;
+  /** The public key of that route. */
+  openKey: Uint8Array | null;
 }
 
-type ProblemKind = 'peer_id' | 'own_id' | 'route' | 'conflict' | 'channel' | 'overflow';
+type ProblemKind = 'peer_id' | 'own_id' | 'route' | 'conflict' | 'clash' | 'channel' | 'overflow';
 
 type Parsed = { kind: 'incomplete' } | { kind: 'malformed'; problem: string } | { kind: 'ok'; peerId: PeerId; route: string };
 
@@ -91,7 +119,9 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
     ignoredMalformed: 0,
     ignoredConflicts: 0,
     ignoredOverflow: 0,
+    clashes: 0,
   };
+  const clashSubject = new Subject<RouteSyncClash>();
   const records = new Map<string, MemberRecord>();
   /** peer id → the member whose route the manager uses for it. */
   const drivers = new Map<PeerId, string>();
@@ -129,10 +159,23 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
   };
 
   /** Opens or updates the peer of a member whose metadata parsed, if no other member drives it. */
+  const clash = (record: MemberRecord, peerId: PeerId, keptMemberId: string | null): void => {
+    stats.clashes++;
+    const kept = keptMemberId === null ? 'the game opened it' : `member ${JSON.stringify(keptMemberId)} drives it`;
+    report(record.id, 'clash', `its route for peer id ${formatPeerId(peerId)} carries another public key than the open peer (${kept}); keys are never replaced`);
+    clashSubject.next({ peerId, memberId: record.id, keptMemberId });
+  };
+
   const drive = (record: MemberRecord): void => {
     const { peerId, route } = record;
     if (peerId === null || route === null) return;
     const driver = drivers.get(peerId);
+    const key = routeKey(route);
+    const driverKey = driver === undefined ? null : (records.get(driver)?.openKey ?? null);
+    if (key !== null && driverKey !== null && !sameKey(key, driverKey)) {
+      clash(record, peerId, driver ?? null);
+      return;
+    }
     if (driver !== undefined && driver !== record.id) {
       stats.ignoredConflicts++;
       report(record.id, 'conflict', `peer id ${formatPeerId(peerId)} is already driven by member ${JSON.stringify(driver)}`);
@@ -147,6 +190,10 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
         stats.updated++;
         return;
       }
+      if (result === Result.Conflict) {
+        clash(record, peerId, record.id);
+        return;
+      }
       if (result !== Result.NotFound) {
         stats.ignoredMalformed++;
         report(record.id, 'route', `route refused by updatePeer (${Result[result] ?? result})`);
@@ -155,13 +202,19 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
       // Closed behind our back (the game called closePeer): open it again below.
       drivers.delete(peerId);
       record.openRoute = null;
+      record.openKey = null;
     }
     let result = net.openPeer(peerId, route);
     if (managerGone(result)) return;
     if (result === Result.Conflict) {
-      // Opened outside the sync (by the game itself): adopt it with the member's route.
+      // Opened outside the sync (by the game itself): adopt it with the member's route, unless
+      // that route carries another key (updatePeer says Conflict again).
       result = net.updatePeer(peerId, route);
       if (managerGone(result)) return;
+      if (result === Result.Conflict) {
+        clash(record, peerId, null);
+        return;
+      }
     }
     if (result !== Result.Ok) {
       stats.ignoredMalformed++;
@@ -170,6 +223,7 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
     }
     drivers.set(peerId, record.id);
     record.openRoute = route;
+    record.openKey = key;
     stats.opened++;
     openChannels(record.id, peerId);
   };
@@ -180,6 +234,7 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
     if (peerId === null || drivers.get(peerId) !== record.id) return;
     drivers.delete(peerId);
     record.openRoute = null;
+    record.openKey = null;
     const result = net.closePeer(peerId);
     if (managerGone(result)) return;
     if (result === Result.Ok) stats.closed++;
@@ -200,7 +255,7 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
         report(member.id, 'overflow', `more than ${maxMembers} members tracked`);
         return;
       }
-      record = { id: member.id, peerId: null, route: null, openRoute: null };
+      record = { id: member.id, peerId: null, route: null, openRoute: null, openKey: null };
       records.set(member.id, record);
     }
     const parsed = parseMetadata(member.metadata);
@@ -254,7 +309,9 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
         publishing = false;
         stats.publishFailures++;
         if (stopped || (error instanceof LobbyError && error.code === 'closed')) return;
-        if (++failures > PUBLISH_RETRIES) {
+        const taken = error instanceof LobbyError && error.code === 'peer_id_taken';
+        if (taken && failures === 0) logger.warn(`route sync: the lobby says our peer_id is taken (${error.message}); retrying once a second`);
+        if (++failures > (taken ? TAKEN_RETRIES : PUBLISH_RETRIES)) {
           logger.warn(`route sync: could not publish our route to the lobby: ${(error as Error).message}`);
           failures = 0;
           return; // the next route update tries again
@@ -262,7 +319,7 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
         retryTimer = setTimeout(() => {
           retryTimer = null;
           publish();
-        }, PUBLISH_RETRY_DELAY_MS * failures);
+        }, taken ? TAKEN_RETRY_DELAY_MS : PUBLISH_RETRY_DELAY_MS * failures);
       },
     );
   };
@@ -276,6 +333,7 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
     }
     drivers.clear();
     records.clear();
+    clashSubject.complete();
   });
   subscription.add(lobby.memberLeave$.subscribe(onLeave));
   subscription.add(lobby.memberJoin$.subscribe(onMember));
@@ -283,7 +341,17 @@ export function bindRouteSync(net: RouteSyncNetwork, lobby: LobbyAdapter, option
   subscription.add(net.routeUpdate$.subscribe(() => publish()));
   for (const member of lobby.members()) onMember(member);
   publish();
-  return Object.assign(subscription, { stats: (): RouteSyncStats => ({ ...stats }) });
+  return Object.assign(subscription, { stats: (): RouteSyncStats => ({ ...stats }), clash$: clashSubject.asObservable() });
+}
+
+/** The public key a route carries; null when it does not decode (the manager then refuses it). */
+function routeKey(route: string): Uint8Array | null {
+  const decoded = decodeRoute(route);
+  return decoded.ok ? decoded.route.publicKey : null;
+}
+
+function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 function parseMetadata(metadata: ReadonlyMap<string, string>): Parsed {

@@ -1,4 +1,5 @@
 import { Identity } from './identity';
+import type { RelayTokenSource } from './transport/relay-client';
 import { isTransportPreference, parseRelayUrl, type DatagramSocket, type TransportPreference } from './transport/datagram-socket';
 import type { Clock, LinkConditioner, Logger } from './types';
 
@@ -6,8 +7,12 @@ import type { Clock, LinkConditioner, Logger } from './types';
 export interface NetworkManagerOptions {
   /** 'udp://host:port' (Node) or 'ws://host:port' / 'wss://…' (browser and Node). */
   relay: string;
-  /** Relay access token, required when the relay has a secret. */
-  token?: string;
+  /**
+   * Relay access token, required when the relay has a secret. A function is asked for a fresh one
+   * before every REGISTER (the first, and each after the relay restarted or the session was lost),
+   * so short-lived tokens keep working: e.g. `() => lobby.relayToken` with a ColyseusLobby.
+   */
+  token?: RelayTokenSource;
   /** Long-term X25519 key pair; generated when absent. */
   identity?: Identity;
   /** Simulated impairment of this manager's outgoing datagrams. */
@@ -117,8 +122,8 @@ export function resolveManagerOptions(options: unknown): Resolved {
   if (o.socketFactory !== undefined && typeof o.socketFactory !== 'function') {
     return { ok: false, error: `socketFactory: expected a function (url) => DatagramSocket, got ${describe(o.socketFactory)}` };
   }
-  if (o.token !== undefined && (typeof o.token !== 'string' || o.token.length > 1024)) {
-    return { ok: false, error: `token: expected a string of at most 1024 characters, got ${describe(o.token)}` };
+  if (o.token !== undefined && typeof o.token !== 'function' && (typeof o.token !== 'string' || o.token.length > 1024)) {
+    return { ok: false, error: `token: expected a string of at most 1024 characters, or a function returning one (sync or async), got ${describe(o.token)}` };
   }
   if (o.transport !== undefined && !isTransportPreference(o.transport)) {
     return { ok: false, error: `transport: expected 'auto', 'webrtc' or 'websocket', got ${describe(o.transport)}` };

@@ -5,7 +5,7 @@ import { defaultManagerLimits, resolveManagerOptions, type NetworkManagerOptions
 import { PeerLink } from './peer-link';
 import { defaultReliabilityConfig, validateReliabilityConfig, type OutgoingPacket, type ReliabilityConfig } from './reliability';
 import { Result } from './result';
-import { decodeRouteForPeer, encodeRoute, type RouteInfo } from './route';
+import { decodeRoute, decodeRouteForPeer, encodeRoute, type RouteInfo } from './route';
 import type { LinkKind, TransportPreference } from './transport/datagram-socket';
 import { RelayClient } from './transport/relay-client';
 import { consoleLogger, systemClock, type Clock, type Logger, type NetworkMessage, type PeerId, type PeerState, type PeerStateChange, type PeerStats, type RelayStatus } from './types';
@@ -244,9 +244,14 @@ export class NetworkManager {
   updatePeer(peerId: PeerId, route: string): Result {
     if (this.disposed) return Result.NotRunning;
     if (!isPeerId(peerId)) return Result.InvalidCommand;
+    const parsed = decodeRoute(route);
+    if (!parsed.ok) return parsed.code;
+    const link = this.peers.get(peerId);
+    // A 64-bit id binds its key only up to a second preimage (PROTOCOL/SECURITY): an open peer's
+    // key never changes, whether or not the new key derives the same id.
+    if (link !== undefined && !sameBytes(parsed.route.publicKey, link.route.publicKey)) return Result.Conflict;
     const decoded = this.decodeRouteFor(peerId, route);
     if (typeof decoded === 'number') return decoded;
-    const link = this.peers.get(peerId);
     if (!link) return Result.NotFound;
     this.unbindSession(link);
     link.route = decoded;
@@ -627,6 +632,13 @@ function containedLogger(logger: Logger): Logger {
       }
     },
   };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
+  return difference === 0;
 }
 
 function isPeerId(value: unknown): value is PeerId {

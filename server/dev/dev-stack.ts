@@ -6,9 +6,8 @@
  *   const stack = await startDevStack({ httpPort: 0, relayPort: 0, lobbyPort: 0 });
  *   stack.url → 'http://127.0.0.1:PORT/'  (open in two tabs)     await stack.close();
  */
-import { randomBytes } from 'node:crypto';
 import { startLobbyServer, type LobbyServer } from '../lobby';
-import { startRelay, type RelayServer } from '../relay';
+import { generateRelaySecret, startRelay, type RelayServer } from '../relay';
 import { consoleLogger, type Logger } from '../../plugin/net/types';
 import { PAGE_CONFIG_PATH, type PageConfig } from '../../sample-scene/game/page-config';
 import { DEFAULT_LOBBY } from '../../sample-scene/game/scene-params';
@@ -62,7 +61,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     for (const part of started.reverse()) await part.close().catch((error: unknown) => logger.warn(`dev stack: closing failed: ${(error as Error).message}`));
   };
   try {
-    const secret = randomBytes(24).toString('base64url');
+    const secret = generateRelaySecret();
     const relay = await startRelay({ host, port: options.relayPort ?? 7777, secret, logger });
     started.push(relay);
     const lobby = await startLobbyServer({ host, port: options.lobbyPort ?? 2567, relaySecret: secret, logger });

@@ -11,7 +11,8 @@ export const LOBBY_CLI_USAGE = `usage: switchboard lobby [--port 2567] [--host 1
   --port          TCP port for HTTP matchmaking and WebSocket (0 = any free port)
   --host          address to listen on
   --relay-secret  hand every member a relay token signed with this secret
-                  (or set SWITCHBOARD_RELAY_SECRET)
+                  (or set SWITCHBOARD_RELAY_SECRET); at least 32 random bytes as
+                  hex or base64url: \`npx switchboard secret\` prints one
   --capacity      members per lobby`;
 
 export type LobbyCliParse = { ok: true; options: LobbyServerOptions; help: boolean } | { ok: false; error: string };

@@ -1,7 +1,7 @@
 /** What a lobby server counts: who is there, and every refusal by its reason. */
 import type { MetadataRefusal } from '../../plugin/lobby/metadata-rules';
 
-export type UpdateRefusal = MetadataRefusal | 'rate_limited' | 'malformed_request';
+export type UpdateRefusal = MetadataRefusal | 'rate_limited' | 'malformed_request' | 'peer_id_taken';
 
 export class LobbyCounters {
   lobbies = 0;
@@ -19,6 +19,7 @@ export class LobbyCounters {
     too_many_keys: 0,
     rate_limited: 0,
     malformed_request: 0,
+    peer_id_taken: 0,
   };
   /** Messages of a type the lobby does not know. */
   unknownMessages = 0;
@@ -27,6 +28,8 @@ export class LobbyCounters {
   /** Members disconnected for sending too many malformed or unknown messages. */
   kicked = 0;
   relayTokensIssued = 0;
+  /** Relay token refreshes refused for coming too fast (the metadata update rate applies). */
+  relayTokenRefreshesRefused = 0;
 
   snapshot(): LobbyServerStats {
     return {
@@ -41,6 +44,7 @@ export class LobbyCounters {
       undecodableMessages: this.undecodableMessages,
       kicked: this.kicked,
       relayTokensIssued: this.relayTokensIssued,
+      relayTokenRefreshesRefused: this.relayTokenRefreshesRefused,
     };
   }
 }
@@ -57,4 +61,5 @@ export interface LobbyServerStats {
   undecodableMessages: number;
   kicked: number;
   relayTokensIssued: number;
+  relayTokenRefreshesRefused: number;
 }

@@ -9,9 +9,18 @@ import {
   LobbyMessageType,
   MAX_REQUEST_SEQ,
   type MetadataResultMessage,
+  type RelayTokenMessage,
   type WelcomeMessage,
 } from '../../plugin/lobby/lobby-protocol';
-import { checkMetadataUpdate, describeNameRule, isPlainRecord, isValidName, type LobbyMetadataLimits } from '../../plugin/lobby/metadata-rules';
+import {
+  checkMetadataUpdate,
+  describeNameRule,
+  isPlainRecord,
+  isValidName,
+  peerIdClaimant,
+  PEER_ID_METADATA_KEY,
+  type LobbyMetadataLimits,
+} from '../../plugin/lobby/metadata-rules';
 import type { Logger } from '../../plugin/net/types';
 import { createRelayToken } from '../relay/token';
 import { LobbyCounters } from './lobby-counters';
@@ -112,6 +121,7 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
       this.onMessage(LobbyMessageType.SetMetadata, (client: Client<MemberData, MemberAuth>, message: unknown) =>
         this.handleSetMetadata(client, message),
       );
+      this.onMessage(LobbyMessageType.RefreshRelayToken, (client: Client<MemberData, MemberAuth>) => this.handleRefreshRelayToken(client));
       this.onMessage('*', (client: Client<MemberData, MemberAuth>) => {
         counters.unknownMessages++;
         this.misbehaved(client);
@@ -124,12 +134,10 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
       counters.members++;
       counters.joinsAccepted++;
       const welcome: WelcomeMessage = { memberId: client.sessionId, capacity: config.capacity, limits: { ...config.limits } };
-      if (config.relaySecret !== undefined) {
-        welcome.relayToken = createRelayToken(config.relaySecret, {
-          ttlSeconds: config.relayTokenTtlSeconds,
-          subject: `${this.lobbyName}/${client.sessionId}`,
-        });
-        counters.relayTokensIssued++;
+      const relayToken = this.mintRelayToken(client);
+      if (relayToken !== undefined) {
+        welcome.relayToken = relayToken;
+        welcome.relayTokenTtlSeconds = config.relayTokenTtlSeconds;
       }
       client.send(LobbyMessageType.Welcome, welcome);
     }
@@ -197,10 +205,45 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
         this.answer(client, { seq, ok: false, code: 'invalid_metadata', error: verdict.error });
         return;
       }
+      const claimant = peerIdClaimant(client.sessionId, verdict.entries, this.memberMetadata());
+      if (claimant !== null) {
+        counters.updatesRefused.peer_id_taken++;
+        const claimed = verdict.entries.find(([key]) => key === PEER_ID_METADATA_KEY)?.[1] ?? '';
+        config.logger.warn(`lobby "${this.lobbyName}": member ${client.sessionId} claimed peer_id ${claimed.slice(0, 24)}, already published by member ${claimant}; refused`);
+        this.answer(client, { seq, ok: false, code: 'peer_id_taken', error: `peer_id ${claimed.slice(0, 24)} is already published by another member of this lobby` });
+        return;
+      }
       for (const [key, value] of verdict.entries) member.metadata.set(key, value);
       counters.updatesAccepted++;
       // After the patch, so the member's view already holds the change when its promise resolves.
       client.send(LobbyMessageType.MetadataResult, { seq, ok: true } satisfies MetadataResultMessage, { afterNextPatch: true });
+    }
+
+    private mintRelayToken(client: Client<MemberData, MemberAuth>): string | undefined {
+      if (config.relaySecret === undefined) return undefined;
+      counters.relayTokensIssued++;
+      return createRelayToken(config.relaySecret, { ttlSeconds: config.relayTokenTtlSeconds, subject: `${this.lobbyName}/${client.sessionId}` });
+    }
+
+    /** A member renews its short-lived relay token; rate-limited with its metadata updates. */
+    private handleRefreshRelayToken(client: Client<MemberData, MemberAuth>): void {
+      const data = client.userData;
+      if (data === undefined || !this.state.members.has(client.sessionId)) return;
+      if (config.relaySecret === undefined) {
+        counters.unknownMessages++;
+        this.misbehaved(client);
+        return;
+      }
+      if (!data.bucket.take()) {
+        counters.relayTokenRefreshesRefused++;
+        return;
+      }
+      const relayToken = this.mintRelayToken(client) as string;
+      client.send(LobbyMessageType.RelayToken, { relayToken, relayTokenTtlSeconds: config.relayTokenTtlSeconds } satisfies RelayTokenMessage);
+    }
+
+    private *memberMetadata(): Generator<[string, { get(key: string): string | undefined }]> {
+      for (const [id, member] of this.state.members) yield [id, member.metadata];
     }
 
     private answer(client: Client<MemberData, MemberAuth>, result: MetadataResultMessage): void {

@@ -11,6 +11,7 @@ import { WebSocketTransport } from '@colyseus/ws-transport';
 import { LOBBY_ROOM_TYPE } from '../../plugin/lobby/lobby-protocol';
 import { maxUpdateBytes, resolveMetadataLimits, type LobbyMetadataLimits } from '../../plugin/lobby/metadata-rules';
 import { consoleLogger, type Logger } from '../../plugin/net/types';
+import { relaySecretProblem } from '../relay/token';
 import { LobbyCounters, type LobbyServerStats } from './lobby-counters';
 import { createLobbyRoomClass, type LobbyRoomConfig } from './lobby-room';
 
@@ -27,7 +28,11 @@ export interface LobbyServerOptions {
   capacity?: number;
   /** Where warnings go (default console); Colyseus's own log lines go here too while the server runs. */
   logger?: Logger;
-  /** Lifetime of handed-out relay tokens (default 12 h). */
+  /**
+   * Lifetime of handed-out relay tokens (default 600 s). A token is a bearer token, valid from any
+   * address until it expires; members renew theirs at half-life over the lobby connection, and a
+   * registered relay session never needs it again, so minutes are enough.
+   */
   relayTokenTtlSeconds?: number;
   /** How long a dropped member keeps its place for a reconnect (default 20 s; 0 = leave at once). */
   reconnectSeconds?: number;
@@ -48,6 +53,9 @@ export interface LobbyServer {
   /** Disconnects every member, disposes the lobbies and stops listening. Idempotent. */
   close(): Promise<void>;
 }
+
+/** Relay tokens live minutes, not hours: a leaked one is useful only briefly. */
+const DEFAULT_RELAY_TOKEN_TTL_SECONDS = 600;
 
 /** Matchmaking request bodies are small JSON; Colyseus reads them without a bound, so this guard adds one. */
 const MAX_MATCHMAKE_BODY_BYTES = 16 * 1024;
@@ -111,7 +119,7 @@ function resolveConfig(options: LobbyServerOptions, logger: Logger): LobbyRoomCo
     capacity: options.capacity ?? 16,
     limits: resolveMetadataLimits(options.limits),
     relaySecret: options.relaySecret,
-    relayTokenTtlSeconds: options.relayTokenTtlSeconds ?? 12 * 3600,
+    relayTokenTtlSeconds: options.relayTokenTtlSeconds ?? DEFAULT_RELAY_TOKEN_TTL_SECONDS,
     reconnectSeconds: options.reconnectSeconds ?? 20,
     maxLobbies: options.maxLobbies ?? 1_000,
     patchRateMs: options.patchRateMs ?? 50,
@@ -127,8 +135,9 @@ function resolveConfig(options: LobbyServerOptions, logger: Logger): LobbyRoomCo
   checkInteger('patchRateMs', config.patchRateMs, 1, 10_000);
   checkInteger('updateBurst', config.updateBurst, 1, 10_000);
   checkInteger('updatesPerSecond', config.updatesPerSecond, 1, 10_000);
-  if (config.relaySecret !== undefined && (typeof config.relaySecret !== 'string' || config.relaySecret.length === 0)) {
-    throw new TypeError('startLobbyServer: relaySecret must be a non-empty string');
+  if (config.relaySecret !== undefined) {
+    const problem = relaySecretProblem(config.relaySecret);
+    if (problem !== null) throw new TypeError(`startLobbyServer: relaySecret: ${problem}`);
   }
   return config;
 }

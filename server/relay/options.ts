@@ -2,13 +2,14 @@
 import { isIP } from 'net';
 import { consoleLogger, type Logger } from '../../plugin/net/types';
 import { MAX_RELAY_DATAGRAM_BYTES } from '../../plugin/net/wire/relay-codec';
+import { relaySecretProblem } from './token';
 
 export interface RelayOptions {
   /** Address to bind (default '127.0.0.1'). */
   host?: string;
   /** UDP and WebSocket (TCP) on this one number; 0 picks a free one (default 7777). */
   port?: number;
-  /** When set, REGISTER needs a token from createRelayToken(secret, …). */
+  /** When set, REGISTER needs a token from createRelayToken(secret, …). At least 32 random bytes as hex or base64url (generateRelaySecret()). */
   secret?: string;
   /** Host written into the endpoint URLs the relay hands out (default: host). Set it when binding 0.0.0.0. */
   publicHost?: string;
@@ -107,8 +108,9 @@ export function resolveRelayOptions(options: RelayOptions = {}): ResolvedRelayOp
   if (typeof host !== 'string' || isIP(host) === 0) throw new RangeError(`relay option host must be an IP address, got ${String(host)}`);
   const port = options.port ?? 7777;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`relay option port must be an integer in 0..65535, got ${String(port)}`);
-  if (options.secret !== undefined && (typeof options.secret !== 'string' || options.secret.length === 0)) {
-    throw new RangeError('relay option secret must be a non-empty string when given');
+  if (options.secret !== undefined) {
+    const problem = relaySecretProblem(options.secret);
+    if (problem !== null) throw new RangeError(`relay option secret: ${problem}`);
   }
   const publicHost = options.publicHost ?? host;
   if (typeof publicHost !== 'string' || publicHost.length === 0 || /[\s/@?#]/.test(publicHost)) throw new RangeError(`relay option publicHost is not a host: ${String(publicHost)}`);

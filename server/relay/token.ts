@@ -23,8 +23,61 @@ export interface RelayTokenClaims {
   subject?: string;
 }
 
+/** Random bytes a relay secret must carry at least: every token lets an attacker test guesses offline. */
+export const MIN_RELAY_SECRET_BYTES = 32;
+const MAX_RELAY_SECRET_LENGTH = 1024;
+const HOW_TO_GENERATE = 'generate one with `npx switchboard secret`, generateRelaySecret() from switchboard-server, or `openssl rand -hex 32`';
+/** What a relay secret must be, for error messages. */
+export const RELAY_SECRET_RULE =
+  `a relay secret must be at least ${MIN_RELAY_SECRET_BYTES} random bytes (${MIN_RELAY_SECRET_BYTES * 8} bits), written as ` +
+  `at least ${MIN_RELAY_SECRET_BYTES * 2} hex characters or at least ${Math.ceil((MIN_RELAY_SECRET_BYTES * 4) / 3)} base64/base64url characters; ${HOW_TO_GENERATE}`;
+
+/** A fresh relay secret: 32 random bytes as 43 base64url characters. */
+export function generateRelaySecret(): string {
+  return randomBytes(MIN_RELAY_SECRET_BYTES).toString('base64url');
+}
+
+/**
+ * Why `secret` is not a usable relay secret, or null. Randomness cannot be measured, so this
+ * catches the obvious mistakes: too short, not hex/base64, a passphrase, all one byte, a short
+ * block repeated, a counting sequence, or base64 with a single letter case.
+ */
+export function relaySecretProblem(secret: unknown): string | null {
+  if (typeof secret !== 'string' || secret.length === 0) return `relay secret is missing: ${RELAY_SECRET_RULE}`;
+  if (secret.length > MAX_RELAY_SECRET_LENGTH) return `relay secret is longer than ${MAX_RELAY_SECRET_LENGTH} characters: ${RELAY_SECRET_RULE}`;
+  let bytes: Buffer;
+  if (/^[0-9a-fA-F]+$/.test(secret)) {
+    if (secret.length % 2 !== 0 || secret.length < MIN_RELAY_SECRET_BYTES * 2) {
+      return `relay secret is too short (${secret.length} hex characters, ${Math.floor(secret.length / 2)} bytes): ${RELAY_SECRET_RULE}`;
+    }
+    bytes = Buffer.from(secret, 'hex');
+  } else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(secret)) {
+    bytes = Buffer.from(secret.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (bytes.length < MIN_RELAY_SECRET_BYTES) {
+      return `relay secret is too short (${secret.length} base64 characters, ${bytes.length} bytes): ${RELAY_SECRET_RULE}`;
+    }
+    // 43 random base64 characters without an upper or a lower case letter: odds below 1e-9.
+    if (!/[A-Z]/.test(secret) || !/[a-z]/.test(secret)) return `relay secret looks like a word, not random base64 (one letter case only): ${RELAY_SECRET_RULE}`;
+  } else {
+    return `relay secret is not hex or base64 (a passphrase is not a key): ${RELAY_SECRET_RULE}`;
+  }
+  if (new Set(bytes).size < 16) return `relay secret is patterned (a byte or short block repeated): ${RELAY_SECRET_RULE}`;
+  const step = (bytes[1] - bytes[0]) & 0xff;
+  if (bytes.every((byte, i) => i === 0 || ((byte - bytes[i - 1]) & 0xff) === step)) {
+    return `relay secret is patterned (bytes counting by a fixed step): ${RELAY_SECRET_RULE}`;
+  }
+  return null;
+}
+
+/** The last secret that passed, so the per-REGISTER check costs one comparison. */
+let lastGoodSecret: string | null = null;
+
 function checkSecret(secret: string): Buffer {
-  if (typeof secret !== 'string' || secret.length === 0) throw new Error('relay secret must be a non-empty string');
+  if (secret !== lastGoodSecret || typeof secret !== 'string') {
+    const problem = relaySecretProblem(secret);
+    if (problem !== null) throw new Error(problem);
+    lastGoodSecret = secret;
+  }
   return Buffer.from(secret, 'utf8');
 }
 

@@ -1,18 +1,22 @@
 import { expect } from 'chai';
 import { ColyseusLobby } from '../../plugin/lobby/colyseus-lobby';
 import { parseLobbyCliArgs, runLobbyCli } from '../../server/lobby';
+import { testRelaySecret } from '../helpers/secrets';
+
+const LOBBY_SECRET = testRelaySecret('lobby-cli');
+const ENV_SECRET = testRelaySecret('lobby-cli env');
 
 const quiet = { info: () => undefined, warn: () => undefined };
 
 describe('switchboard lobby (CLI body)', () => {
   it('parses --port, --host, --relay-secret and --capacity, in both spellings', () => {
-    expect(parseLobbyCliArgs(['--port', '0', '--host', '127.0.0.1', '--relay-secret', 's3cret', '--capacity', '4'])).to.deep.equal({
+    expect(parseLobbyCliArgs(['--port', '0', '--host', '127.0.0.1', '--relay-secret', LOBBY_SECRET, '--capacity', '4'])).to.deep.equal({
       ok: true,
       help: false,
-      options: { port: 0, host: '127.0.0.1', relaySecret: 's3cret', capacity: 4 },
+      options: { port: 0, host: '127.0.0.1', relaySecret: LOBBY_SECRET, capacity: 4 },
     });
     expect(parseLobbyCliArgs(['--port=2567'])).to.deep.equal({ ok: true, help: false, options: { port: 2567 } });
-    expect(parseLobbyCliArgs([], { SWITCHBOARD_RELAY_SECRET: 'from-env' })).to.deep.include({ options: { relaySecret: 'from-env' } });
+    expect(parseLobbyCliArgs([], { SWITCHBOARD_RELAY_SECRET: ENV_SECRET })).to.deep.include({ options: { relaySecret: ENV_SECRET } });
     expect(parseLobbyCliArgs(['--help'])).to.include({ ok: true, help: true });
   });
 
@@ -32,7 +36,7 @@ describe('switchboard lobby (CLI body)', () => {
 
   it('starts a lobby server members can join, and prints where', async () => {
     const out: string[] = [];
-    const server = await runLobbyCli(['--port', '0', '--relay-secret', 'cli-secret'], {
+    const server = await runLobbyCli(['--port', '0', '--relay-secret', LOBBY_SECRET], {
       out: (line) => out.push(line),
       err: (line) => out.push(line),
       logger: quiet,

@@ -13,6 +13,7 @@ import { verifyRelayToken } from '../../server/relay/token';
 import { startLobbyServer, type LobbyServer, type LobbyServerOptions } from '../../server/lobby';
 import { nextValue, waitFor } from '../helpers/wait';
 import { describeLobbyContract, expectLobbyError, metadataOf, record } from '../unit/lobby-contract';
+import { testRelaySecret } from '../helpers/secrets';
 
 const quiet = { info: () => undefined, warn: () => undefined };
 let lobbyCounter = 0;
@@ -135,14 +136,14 @@ describe('ColyseusLobby with the Colyseus lobby server', () => {
   });
 
   describe('relay tokens', () => {
-    const { server } = useLobbyServer({ relaySecret: 'lobby-test-secret', relayTokenTtlSeconds: 600 });
+    const { server } = useLobbyServer({ relaySecret: testRelaySecret('lobby-colyseus'), relayTokenTtlSeconds: 600 });
 
     it('hands every member a relay token the relay accepts', async () => {
       const a = await join(server(), freshName());
       try {
         expect(a.relayToken).to.be.a('string');
-        expect(verifyRelayToken('lobby-test-secret', a.relayToken, Math.floor(Date.now() / 1000))).to.equal('ok');
-        expect(verifyRelayToken('another-secret', a.relayToken, Math.floor(Date.now() / 1000))).to.equal('invalid');
+        expect(verifyRelayToken(testRelaySecret('lobby-colyseus'), a.relayToken, Math.floor(Date.now() / 1000))).to.equal('ok');
+        expect(verifyRelayToken(testRelaySecret('another'), a.relayToken, Math.floor(Date.now() / 1000))).to.equal('invalid');
         expect(server().stats().relayTokensIssued).to.equal(1);
       } finally {
         await a.leave();

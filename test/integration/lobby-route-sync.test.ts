@@ -9,20 +9,21 @@ import { Subject } from 'rxjs';
 import { ColyseusLobby } from '../../plugin/lobby/colyseus-lobby';
 import type { LobbyAdapter, LobbyMember } from '../../plugin/lobby/lobby-adapter';
 import { MemoryLobbyHub } from '../../plugin/lobby/memory-lobby';
-import { bindRouteSync, type RouteSyncSubscription } from '../../plugin/lobby/route-sync';
+import { bindRouteSync, type RouteSyncClash, type RouteSyncSubscription } from '../../plugin/lobby/route-sync';
 import { Identity, formatPeerId } from '../../plugin/net/identity';
 import { Result } from '../../plugin/net/result';
 import { startLobbyServer, type LobbyServer } from '../../server/lobby';
-import { startRelay, type RelayServer } from '../../server/relay';
+import { createRelayToken, startRelay, type RelayServer } from '../../server/relay';
 import { bytesOf, createTestPeer, disposeAll, isConnected, pumpUntil, textOf, waitForRoutes, type TestPeer } from '../helpers/managers';
 import { expectLobbyError } from '../unit/lobby-contract';
+import { testRelaySecret } from '../helpers/secrets';
 
 const quiet = { info: () => undefined, warn: () => undefined };
 const CHANNELS = [
   { id: 0, reliable: true },
   { id: 1, reliable: false },
 ];
-const RELAY_SECRET = 'route-sync-test-secret';
+const RELAY_SECRET = testRelaySecret('route-sync');
 
 interface LobbyKind {
   name: string;
@@ -217,14 +218,14 @@ for (const kind of [memoryKind(), colyseusKind()]) {
       const [p0, p1] = group;
       const route0 = p0.peer.net.getRoute() as string;
       const route1 = p1.peer.net.getRoute() as string;
-      const stranger = formatPeerId(Identity.generate().peerId);
+      // A different unknown id each: the lobby refuses a peer_id another member already published.
+      const stranger = () => formatPeerId(Identity.generate().peerId);
       const hostile: Array<Record<string, string>> = [
         { peer_id: 'not-a-number', route: route0 }, // non-numeric peer id
         { peer_id: '-5', route: route0 },
-        { peer_id: stranger, route: '%%% not base64 %%%' }, // InvalidBase64
-        { peer_id: stranger, route: 'AAAA' }, // decodes, malformed: InvalidPayload
-        { peer_id: stranger, route: route0 }, // a real route, but its key does not derive this id
-        { peer_id: formatPeerId(p0.peer.id), route: route1 }, // someone else's id with another's route
+        { peer_id: stranger(), route: '%%% not base64 %%%' }, // InvalidBase64
+        { peer_id: stranger(), route: 'AAAA' }, // decodes, malformed: InvalidPayload
+        { peer_id: stranger(), route: route0 }, // a real route, but its key does not derive this id
       ];
       const hostiles: LobbyAdapter[] = [];
       for (const metadata of hostile) {
@@ -238,8 +239,9 @@ for (const kind of [memoryKind(), colyseusKind()]) {
       await hostiles[2].setMemberMetadata({ route: '### still not base64' });
       // Values past the limits never even reach the others.
       await expectLobbyError(hostiles[1].setMemberMetadata({ route: 'A'.repeat(5000) }), 'invalid_metadata');
-      // Every hostile update is counted (the two repeats too); the last one claims p0's own id,
-      // which p0 refuses as its own and the others as a conflict with p0's real member.
+      // Someone else's published peer id is refused by the lobby itself (issue 16.5).
+      await expectLobbyError(hostiles[4].setMemberMetadata({ peer_id: formatPeerId(p0.peer.id), route: route1 }), 'peer_id_taken');
+      // Every hostile update is counted (the two repeats too).
       const ignored = (p: Player) => p.sync.stats().ignoredMalformed + p.sync.stats().ignoredConflicts;
       const expected = hostile.length + 2;
       await pumpUntil(peers(), 'every player to have seen every hostile update', () => group.every((p) => ignored(p) >= expected));
@@ -248,7 +250,8 @@ for (const kind of [memoryKind(), colyseusKind()]) {
         const stats = player.sync.stats();
         expect(stats.opened, `player ${player.index} opened`).to.equal(2);
         expect(ignored(player)).to.equal(expected);
-        expect(stats.ignoredConflicts).to.equal(player === p0 ? 0 : 1);
+        expect(stats.ignoredConflicts).to.equal(0);
+        expect(stats.clashes).to.equal(0);
         // One line per hostile member: repeating the same kind of garbage is not logged again.
         expect(player.warnings.length, player.warnings.join('\n')).to.equal(hostile.length);
         expect(player.warnings.some((line) => /InvalidBase64/.test(line))).to.equal(true);
@@ -257,6 +260,53 @@ for (const kind of [memoryKind(), colyseusKind()]) {
       }
       for (const player of group) expect(player.peer.net.getPeerStats(Identity.generate().peerId)).to.equal(undefined);
       await exchangeReliable(group, 'unharmed');
+    });
+
+    it('our peer_id squatted by another member: publishing is refused as taken, retried, and succeeds once the squatter left', async () => {
+      const squatter = await kind.join();
+      others.push(squatter);
+      const lobby = await kind.join();
+      const token = kind.relaySecret !== undefined ? () => lobby.relayToken : undefined;
+      const peer = createTestPeer({ relay: relay.udpUrl, token });
+      const warnings: string[] = [];
+      await squatter.setMemberMetadata({ peer_id: formatPeerId(peer.id), route: 'squatted' });
+      const sync = bindRouteSync(peer.net, lobby, { channels: CHANNELS, logger: { info: () => undefined, warn: (line) => warnings.push(line) } });
+      players.push({ index: 0, peer, lobby, sync, warnings });
+      await pumpUntil([peer], 'a refused publish', () => sync.stats().publishFailures >= 1);
+      expect(sync.stats().published).to.equal(0);
+      expect(warnings.some((line) => /peer_id is taken/.test(line)), warnings.join('\n')).to.equal(true);
+      await squatter.leave();
+      await pumpUntil([peer], 'the publish after the squatter left', () => sync.stats().published === 1);
+      const mine = lobby.members().find((m) => m.id === lobby.selfId);
+      expect(mine?.metadata.get('peer_id')).to.equal(formatPeerId(peer.id));
+    });
+
+    it('a route with another key for an open peer id is a clash: refused, counted, logged, on clash$; the peer keeps its key', async () => {
+      const p0 = await addPlayer(0);
+      const token = kind.relaySecret !== undefined ? createRelayToken(kind.relaySecret, { ttlSeconds: 600 }) : undefined;
+      const b = createTestPeer({ relay: relay.udpUrl, token });
+      const c = createTestPeer({ relay: relay.udpUrl, token });
+      try {
+        await waitForRoutes([p0.peer, b, c]);
+        const clashes: RouteSyncClash[] = [];
+        p0.sync.clash$.subscribe((event) => clashes.push(event));
+        // A member publishing b's public metadata drives b's peer id (the key is b's own)…
+        const copycat = await kind.join();
+        others.push(copycat);
+        await copycat.setMemberMetadata({ peer_id: formatPeerId(b.id), route: b.net.getRoute() as string });
+        await pumpUntil([p0.peer, b, c], 'p0 to open b', () => p0.peer.net.getPeerStats(b.id) !== undefined);
+        const described = p0.peer.net.describePeer(b.id);
+        // …then switches the route under that id to one with c's key: never an update.
+        await copycat.setMemberMetadata({ route: c.net.getRoute() as string });
+        await pumpUntil([p0.peer, b, c], 'the clash', () => clashes.length === 1);
+        expect(clashes[0]).to.deep.equal({ peerId: b.id, memberId: copycat.selfId, keptMemberId: copycat.selfId });
+        expect(p0.sync.stats()).to.deep.include({ clashes: 1, updated: 0, ignoredMalformed: 0 });
+        expect(p0.warnings.filter((line) => /never replaced/.test(line)), p0.warnings.join('\n')).to.have.length(1);
+        expect(p0.peer.net.describePeer(b.id).split('\n')[0]).to.equal(described.split('\n')[0]);
+        expect(p0.peer.net.updatePeer(b.id, c.net.getRoute() as string)).to.equal(Result.Conflict);
+      } finally {
+        await disposeAll([b, c]);
+      }
     });
   });
 }

@@ -1,7 +1,15 @@
 import { expect } from 'chai';
 import { createDatagramSocket } from '../../plugin/net/transport';
 import type { DatagramSocket } from '../../plugin/net/transport';
+import { Result } from '../../plugin/net/result';
+import { decodeRoute } from '../../plugin/net/route';
 import { connectPair, isConnected, pumpUntil, useRelay } from '../helpers/managers';
+
+function decodeSession(route: string): string {
+  const decoded = decodeRoute(route);
+  if (!decoded.ok) throw new Error('test route does not decode');
+  return decoded.route.sessionId.toString(16);
+}
 
 /** The real socket, with every datagram in and out recorded: what the relay got and gave. */
 function capturingFactory(capture: Uint8Array[], tamper?: (incoming: Uint8Array, deliver: (d: Uint8Array) => void) => void) {
@@ -104,6 +112,9 @@ describe('NetworkManager security end to end', function () {
     // The attacker publishes its own route under the victim's peer id.
     expect(a.net.openPeer(victim.id, attacker.net.getRoute()!)).to.equal(5 /* InvalidPayload */);
     expect(a.net.openPeer(victim.id, victim.net.getRoute()!)).to.equal(0);
-    expect(a.net.updatePeer(victim.id, attacker.net.getRoute()!)).to.equal(5);
+    // Open now: a route with another key is a Conflict (issue 16.5), and the peer keeps its route.
+    expect(a.net.updatePeer(victim.id, attacker.net.getRoute()!)).to.equal(Result.Conflict);
+    expect(a.net.describePeer(victim.id)).to.contain(`relaySession=${decodeSession(victim.net.getRoute()!)}`);
+    expect(a.net.updatePeer(victim.id, victim.net.getRoute()!)).to.equal(Result.Ok);
   });
 });

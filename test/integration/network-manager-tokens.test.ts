@@ -2,9 +2,10 @@ import { expect } from 'chai';
 import { Result } from '../../plugin/net/result';
 import { createRelayToken, startRelay, type RelayServer } from '../../server';
 import { createTestPeer, disposeAll, frame, pumpUntil, quietLogger, type TestPeer } from '../helpers/managers';
+import { testRelaySecret } from '../helpers/secrets';
 
 describe('NetworkManager with a relay that needs a token', function () {
-  const secret = 'test-relay-secret';
+  const secret = testRelaySecret('network-manager-tokens');
   let relay: RelayServer;
   let open: RelayServer;
   let peers: TestPeer[] = [];
@@ -29,7 +30,7 @@ describe('NetworkManager with a relay that needs a token', function () {
   const badTokens: [string, () => string | undefined][] = [
     ['no token', () => undefined],
     ['an expired token', () => createRelayToken(secret, { ttlSeconds: 60 }, Math.floor(Date.now() / 1000) - 120)],
-    ['a forged token', () => createRelayToken('not-the-secret', { ttlSeconds: 60 })],
+    ['a forged token', () => createRelayToken(testRelaySecret('not the secret'), { ttlSeconds: 60 })],
   ];
 
   for (const [what, token] of badTokens) {
@@ -58,5 +59,30 @@ describe('NetworkManager with a relay that needs a token', function () {
     peers.push(a);
     await pumpUntil([a], 'a route', () => a.net.getRoute() !== null);
     expect(a.net.flush()).to.equal(Result.Ok);
+  });
+
+  it('with a token function: an expired token is not final, the next attempt asks again and registers', async () => {
+    let calls = 0;
+    const token = () =>
+      ++calls === 1 ? createRelayToken(secret, { ttlSeconds: 60 }, Math.floor(Date.now() / 1000) - 120) : createRelayToken(secret, { ttlSeconds: 60 });
+    const a = createTestPeer({ relay: relay.udpUrl, token });
+    peers.push(a);
+    await pumpUntil([a], 'a route after the expired token', () => a.net.getRoute() !== null);
+    expect(calls).to.be.at.least(2);
+    expect(a.net.getRelayState().state).to.equal('registered');
+  });
+
+  it('with a token function that throws or returns junk: retried with backoff, then registers', async () => {
+    let calls = 0;
+    const token = async (): Promise<string | undefined> => {
+      calls++;
+      if (calls === 1) throw new Error('lobby not ready');
+      if (calls === 2) return 42 as unknown as string;
+      return createRelayToken(secret, { ttlSeconds: 60 });
+    };
+    const a = createTestPeer({ relay: relay.wsUrl, token });
+    peers.push(a);
+    await pumpUntil([a], 'a route after two bad answers', () => a.net.getRoute() !== null);
+    expect(calls).to.equal(3);
   });
 });

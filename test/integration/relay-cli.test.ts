@@ -5,6 +5,7 @@ import { runCli, type CliIo } from '../../server/cli';
 import { verifyRelayToken } from '../../server';
 import { waitFor } from '../helpers/wait';
 import { registeredClient } from './relay-test-helpers';
+import { testRelaySecret } from '../helpers/secrets';
 
 const repositoryRoot = path.resolve(__dirname, '..', '..');
 
@@ -40,10 +41,27 @@ describe('switchboard CLI', function () {
   });
 
   it('mints a token the relay accepts (secret from the environment)', async () => {
-    const io = recordingIo({ SWITCHBOARD_RELAY_SECRET: 'cli-secret' });
+    const io = recordingIo({ SWITCHBOARD_RELAY_SECRET: testRelaySecret('relay-cli') });
     expect(await runCli(['token', '--ttl', '60', '--subject', 'ops'], io)).to.equal(0);
-    expect(verifyRelayToken('cli-secret', io.outLines[0], Math.floor(Date.now() / 1000))).to.equal('ok');
+    expect(verifyRelayToken(testRelaySecret('relay-cli'), io.outLines[0], Math.floor(Date.now() / 1000))).to.equal('ok');
     expect(await runCli(['token'], recordingIo())).to.equal(2);
+  });
+
+  it('`switchboard secret` prints a fresh strong secret; a weak --secret is refused naming what is required', async () => {
+    const first = recordingIo();
+    const second = recordingIo();
+    expect(await runCli(['secret'], first)).to.equal(0);
+    expect(await runCli(['secret'], second)).to.equal(0);
+    expect(first.outLines[0]).to.match(/^[A-Za-z0-9_-]{43}$/);
+    expect(first.outLines[0]).to.not.equal(second.outLines[0]);
+    const token = recordingIo({ SWITCHBOARD_RELAY_SECRET: first.outLines[0] });
+    expect(await runCli(['token'], token)).to.equal(0);
+    expect(verifyRelayToken(first.outLines[0], token.outLines[0], Math.floor(Date.now() / 1000))).to.equal('ok');
+    for (const command of [['token', '--secret', 'hunter2'], ['relay', '--port', '0', '--secret', 'hunter2'], ['lobby', '--port', '0', '--relay-secret', 'hunter2']]) {
+      const weak = recordingIo();
+      expect(await runCli(command, weak), command.join(' ')).to.equal(1);
+      expect(weak.errLines.join('\n')).to.contain('32 random bytes').and.contain('switchboard secret');
+    }
   });
 
   it('runs `switchboard relay` in its own process, serves clients, and exits 0 on SIGTERM', async () => {

@@ -10,6 +10,7 @@ import {
 } from '../../plugin/net/wire/relay-codec';
 import { waitFor } from '../helpers/wait';
 import { RawUdpClient, RawWsClient, payloadFor, quietLogger, recordingLogger, registerRaw, registeredClient, startRecordedClient, testNonce } from './relay-test-helpers';
+import { testRelaySecret } from '../helpers/secrets';
 
 function expectRefused(answer: RelayDatagram, reason: RefusalReason, reference: bigint): void {
   expect(answer.kind).to.equal('refused');
@@ -130,7 +131,7 @@ describe('relay sender authentication (real relay on 127.0.0.1)', () => {
 });
 
 describe('relay access tokens (real relay on 127.0.0.1)', () => {
-  const secret = 'test-relay-secret';
+  const secret = testRelaySecret('relay-security');
   let relay: RelayServer;
   let log: ReturnType<typeof recordingLogger>;
   const closers: (() => Promise<void>)[] = [];
@@ -174,7 +175,7 @@ describe('relay access tokens (real relay on 127.0.0.1)', () => {
   });
 
   it('refuses a forged token with reason 2', async () => {
-    await expectFinalRefusal(createRelayToken('another-secret', { ttlSeconds: 60 }), RefusalReason.TokenInvalid);
+    await expectFinalRefusal(createRelayToken(testRelaySecret('another'), { ttlSeconds: 60 }), RefusalReason.TokenInvalid);
   });
 
   it('refuses a tampered token with reason 2', async () => {

@@ -10,6 +10,7 @@ import { RELAY_DEFAULTS } from '../../server/relay/options';
 import { createTestPeer, disposeAll, pumpUntil, type TestPeer } from '../helpers/managers';
 import { waitFor } from '../helpers/wait';
 import { WsFlood, quietLogger } from './relay-test-helpers';
+import { testRelaySecret } from '../helpers/secrets';
 
 describe('relay under a flood of idle WebSockets from one address (real relay on 127.0.0.1)', function () {
   this.timeout(60_000);
@@ -58,7 +59,7 @@ describe('relay under a flood of idle WebSockets from one address (real relay on
   });
 
   it('with a secret and default limits: 2,000 idle WebSockets at once, 12,000 in all, and a token holder still registers', async () => {
-    const mostPending = await honestRegistersDuring({ secret: 'flood-test-secret', concurrent: 2_000, maxAttempts: 12_000 });
+    const mostPending = await honestRegistersDuring({ secret: testRelaySecret('flood'), concurrent: 2_000, maxAttempts: 12_000 });
     expect(mostPending).to.be.at.most(RELAY_DEFAULTS.maxPendingConnectionsPerIp);
     expect(relay!.stats().wsConnectionsEvicted).to.be.greaterThan(0);
   });

@@ -12,6 +12,7 @@ import { startLobbyServer, type LobbyServer } from '../../server/lobby';
 import { startRelay, type RelayServer } from '../../server/relay';
 import { hasExited, spawnBots, type BotProcesses } from '../../server/dev/bot-processes';
 import { waitFor } from '../helpers/wait';
+import { testRelaySecret } from '../helpers/secrets';
 
 const quiet = { info: () => undefined, warn: () => undefined };
 const BOTS = 3;
@@ -77,7 +78,7 @@ describe('sample bots: three bot processes in one lobby', function () {
   const exits: Promise<number | null>[] = [];
 
   before(async () => {
-    const secret = 'sample-bots-test-secret';
+    const secret = testRelaySecret('sample-bots');
     relay = await startRelay({ port: 0, secret, logger: quiet });
     lobby = await startLobbyServer({ port: 0, relaySecret: secret, logger: quiet });
   });

@@ -176,7 +176,7 @@ describe('packaging: switchboard and switchboard-server from their tarballs', fu
     const help = run('npx', ['--no-install', 'switchboard', 'relay', '--help'], game);
     expect(help.status, help.stderr).to.equal(0);
     expect(help.stdout).to.contain('usage: switchboard relay');
-    const token = run('npx', ['--no-install', 'switchboard', 'token', '--secret', 'packaging-secret', '--ttl', '60'], game);
+    const token = run('npx', ['--no-install', 'switchboard', 'token', '--secret', 'Ojl8yBq1cR4m2sX9vWkT0hZp3nE7uGfA5dLiN6bCoQe', '--ttl', '60'], game);
     expect(token.status, token.stderr).to.equal(0);
     expect(token.stdout.trim().length).to.be.greaterThan(10);
     for (const command of ['lobby', 'dev']) {

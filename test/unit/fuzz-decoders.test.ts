@@ -39,6 +39,7 @@ import { createRelayToken, verifyRelayToken } from '../../server/relay/token';
 import { sanitizeOffer } from '../../server/relay/webrtc';
 import { Mutator } from '../../fuzz/mutators';
 import { protocolVectors } from '../helpers/protocol-vectors';
+import { testRelaySecret } from '../helpers/secrets';
 
 /** Runs per property; the long fuzz runner raises it with FUZZ_DECODER_RUNS. */
 const RUNS = Number(process.env.FUZZ_DECODER_RUNS ?? 3000);
@@ -241,7 +242,7 @@ describe('decoders under mutation (fast-check over mutated valid inputs)', funct
   });
 
   it('relay tokens (§8): never throw, and no mutant of a valid token is accepted', () => {
-    const secret = 'fuzz-secret';
+    const secret = testRelaySecret('fuzz');
     const now = 1_750_000_000;
     const tokens = [createRelayToken(secret, { ttlSeconds: 60, subject: 'alice' }, now), createRelayToken(secret, { ttlSeconds: 3600 }, now)];
     const corpus = tokens.map((t) => new TextEncoder().encode(t));

@@ -122,6 +122,25 @@ export function describeLobbyContract(hooks: LobbyContractHooks): void {
     expect(metadataOf(b, b.selfId)).to.include({ f0: 'last' }).and.not.have.property('route');
   });
 
+  it('refuses a peer_id another member already published (peer_id_taken), changing nothing; free again once it left', async () => {
+    const a = await join();
+    const b = await join();
+    await a.setMemberMetadata({ peer_id: '12345678901234567890', route: 'a-route' });
+    await waitFor('b to see a', () => metadataOf(b, a.selfId)?.peer_id === '12345678901234567890');
+    const refused = await expectLobbyError(b.setMemberMetadata({ peer_id: '12345678901234567890', route: 'b-route' }), 'peer_id_taken');
+    expect(refused.message).to.contain('peer_id');
+    expect(metadataOf(b, b.selfId)).to.deep.equal({});
+    // Republishing one's own claim is no clash; another id is fine.
+    await a.setMemberMetadata({ peer_id: '12345678901234567890', route: 'a-route-2' });
+    await b.setMemberMetadata({ peer_id: '42', route: 'b-route' });
+    await expectLobbyError(b.setMemberMetadata({ peer_id: '12345678901234567890' }), 'peer_id_taken');
+    expect(metadataOf(b, b.selfId)).to.deep.equal({ peer_id: '42', route: 'b-route' });
+    await a.leave();
+    await waitFor('b to see a leave', () => metadataOf(b, a.selfId) === undefined);
+    await b.setMemberMetadata({ peer_id: '12345678901234567890' });
+    expect(metadataOf(b, b.selfId)).to.deep.equal({ peer_id: '12345678901234567890', route: 'b-route' });
+  });
+
   it('a leave reaches the others with the last metadata; the leaver’s observables complete', async () => {
     const a = await join();
     const b = await join();

@@ -29,12 +29,12 @@ describe('PROTOCOL.md test vectors', () => {
   it('the relay token vector: tag = HMAC-SHA256(secret, label ‖ 0 ‖ payload), and the relay accepts it until expiry', () => {
     const payload = Buffer.from(protocolVector('token-payload'), 'hex');
     const tag = Buffer.from(protocolVector('token-tag'), 'hex');
-    const mac = createHmac('sha256', 'switchboard-test-secret')
+    const mac = createHmac('sha256', '917ac6e92749faa0e55cecf5510ce251acb60553c479f6cc5e271ecd9f1420b6')
       .update(Buffer.concat([Buffer.from('switchboard/relay-token/v1'), Buffer.of(0), payload]))
       .digest();
     expect(mac.toString('hex')).to.equal(tag.toString('hex'));
     const token = `v1.${payload.toString('base64url')}.${tag.toString('base64url')}`;
-    expect(verifyRelayToken('switchboard-test-secret', token, 1_750_000_059)).to.equal('ok');
-    expect(verifyRelayToken('switchboard-test-secret', token, 1_750_000_060)).to.equal('expired');
+    expect(verifyRelayToken('917ac6e92749faa0e55cecf5510ce251acb60553c479f6cc5e271ecd9f1420b6', token, 1_750_000_059)).to.equal('ok');
+    expect(verifyRelayToken('917ac6e92749faa0e55cecf5510ce251acb60553c479f6cc5e271ecd9f1420b6', token, 1_750_000_060)).to.equal('expired');
   });
 });

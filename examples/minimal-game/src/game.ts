@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   new HemisphericLight('light', new Vector3(0, 1, 0), scene);
 
   const lobby = await ColyseusLobby.join(config.lobbyUrl, 'minimal-game');
-  const net = installSwitchboard(scene, { config: { relay: config.relay, token: lobby.relayToken ?? null } });
+  // The token as a function: lobby tokens live minutes and are renewed, and every REGISTER (after a relay restart, say) takes the newest.
+  const net = installSwitchboard(scene, { config: { relay: config.relay, token: null }, managerOptions: { token: () => lobby.relayToken } });
   bindRouteSync(net.manager, lobby, { channels: [...net.config.channels] });
 
   const cubes = new Map<PeerId, Mesh>();

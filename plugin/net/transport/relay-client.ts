@@ -37,9 +37,15 @@ export interface RelayRegistration {
   endpoints: string[];
 }
 
+/**
+ * Where REGISTER's token comes from: a fixed string, or a function asked again before every
+ * REGISTER (the first and each one after a lost session), so a short-lived token can be renewed.
+ */
+export type RelayTokenSource = string | (() => string | undefined | Promise<string | undefined>);
+
 export interface RelayClientOptions {
   url: string;
-  token?: string;
+  token?: RelayTokenSource;
   logger?: Logger;
   /** Impairs outgoing DATA only; REGISTER, KEEPALIVE and LEAVE bypass it so a lossy run does not also churn relay sessions. */
   conditioner?: LinkConditioner;
@@ -111,6 +117,10 @@ function randomBytes(count: number): Uint8Array {
   return bytes;
 }
 
+function tokenProblem(token: string): string | null {
+  return new TextEncoder().encode(token).length > MAX_TOKEN_BYTES ? `relay token is longer than ${MAX_TOKEN_BYTES} bytes` : null;
+}
+
 function checkDelay(value: number | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 600_000) throw new Error(`${what} must be a number of milliseconds in 0..600000, got ${String(value)}`);
@@ -130,7 +140,9 @@ export class RelayClient {
   onStateChange: ((state: RelayLinkState, reason: string | null) => void) | null = null;
 
   private readonly relay: RelayUrl;
-  private readonly token: string;
+  private readonly tokenSource: RelayTokenSource;
+  /** The token of the current attempt (REGISTER retries within one attempt resend it). */
+  private token = '';
   private readonly logger: Logger;
   private readonly conditioner: LinkConditioner | null;
   private readonly conditionerRandom: (() => number) | null;
@@ -170,9 +182,14 @@ export class RelayClient {
     if (options === null || typeof options !== 'object') throw new Error('RelayClient needs options with a relay url');
     this.relay = parseRelayUrl(options.url);
     const token = options.token ?? '';
-    if (typeof token !== 'string') throw new Error('relay token must be a string');
-    if (new TextEncoder().encode(token).length > MAX_TOKEN_BYTES) throw new Error(`relay token is longer than ${MAX_TOKEN_BYTES} bytes`);
-    this.token = token;
+    if (typeof token === 'string') {
+      const problem = tokenProblem(token);
+      if (problem !== null) throw new Error(problem);
+      this.token = token;
+    } else if (typeof token !== 'function') {
+      throw new Error('relay token must be a string or a function returning one');
+    }
+    this.tokenSource = token;
     this.logger = options.logger ?? consoleLogger;
     if (options.conditioner !== undefined) {
       const problem = validateLinkConditioner(options.conditioner);
@@ -304,10 +321,27 @@ export class RelayClient {
     };
     link.onOpen = () => {
       if (generation !== this.generation) return;
-      this.state = 'registering';
-      this.nonce = randomBytes(NONCE_BYTES);
-      this.nonceValue = sessionIdFromBytes(this.nonce);
-      this.sendRegister();
+      const register = (): void => {
+        this.state = 'registering';
+        this.nonce = randomBytes(NONCE_BYTES);
+        this.nonceValue = sessionIdFromBytes(this.nonce);
+        this.sendRegister();
+      };
+      if (typeof this.tokenSource === 'string') {
+        register();
+        return;
+      }
+      this.fetchToken(this.tokenSource).then((problem) => {
+        if (generation !== this.generation || this.state !== 'connecting') return;
+        if (problem === null) {
+          register();
+          return;
+        }
+        // Like a link that would not open: counted, retried with backoff, the function asked again.
+        this.logger.warn(`relay ${this.relay.url}: ${problem}; retrying with backoff`);
+        this.attemptFailed(problem);
+        this.lost(problem, false);
+      });
     };
     link.onMessage = (datagram) => {
       if (generation !== this.generation) return;
@@ -323,6 +357,22 @@ export class RelayClient {
       if (this.state !== 'registered') this.attemptFailed(reason);
       this.lost(reason, false);
     };
+  }
+
+  /** Asks the token function for this attempt's token; resolves with what was wrong, or null. */
+  private async fetchToken(source: () => string | undefined | Promise<string | undefined>): Promise<string | null> {
+    let token: unknown;
+    try {
+      token = await source();
+    } catch (error) {
+      return `the relay token function threw: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    token ??= '';
+    if (typeof token !== 'string') return `the relay token function returned ${typeof token}, not a string`;
+    const problem = tokenProblem(token);
+    if (problem !== null) return `the relay token function returned a bad token: ${problem}`;
+    this.token = token;
+    return null;
   }
 
   /** Sends REGISTER and arms its retry; every retry waits twice as long, up to the maximum. */
@@ -418,7 +468,9 @@ export class RelayClient {
 
   private refused(message: RefusedDatagram): void {
     if (this.state === 'registering' && message.reference === this.nonceValue) {
-      const final = isFinalRefusal(message.reason);
+      // With a token function an expired token is not the end: the next attempt asks for a fresh one.
+      const renewable = typeof this.tokenSource === 'function' && message.reason === RefusalReason.TokenExpired;
+      const final = isFinalRefusal(message.reason) && !renewable;
       const text = `relay ${this.relay.url} refused registration: ${refusalReasonName(message.reason)}${message.detail ? ` (${message.detail})` : ''}`;
       if (final) {
         this.currentRefusal = { reason: message.reason, detail: message.detail };
@@ -428,9 +480,18 @@ export class RelayClient {
         void this.closeSocket();
         this.logger.warn(`${text}; not retrying`);
         this.setPublicState('refused', `${refusalReasonName(message.reason)}${message.detail ? ` (${message.detail})` : ''}`);
-      } else if (!this.loggedNonFinalRefusal) {
-        this.loggedNonFinalRefusal = true;
-        this.logger.warn(`${text}; retrying with backoff`);
+      } else {
+        if (!this.loggedNonFinalRefusal) {
+          this.loggedNonFinalRefusal = true;
+          this.logger.warn(`${text}; retrying with backoff${renewable ? ' and a fresh token' : ''}`);
+        }
+        if (renewable) {
+          // The REGISTER retry would resend the same token: start a new attempt instead.
+          this.attemptFailed(`${refusalReasonName(message.reason)}`);
+          this.generation++;
+          void this.closeSocket();
+          this.scheduleReconnect(false);
+        }
       }
       // Non-final: the armed REGISTER retry goes on with backoff.
       this.onRefused?.(message.reason, message.detail, final);
