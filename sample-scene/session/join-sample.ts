@@ -41,8 +41,10 @@ export async function joinSample(scene: Scene, options: JoinSampleOptions): Prom
   let net: NetworkManagerComponent;
   try {
     net = installSwitchboard(scene, {
-      config: { relay: options.relay, token: lobby.relayToken ?? null },
-      managerOptions: options.linkConditioner ? { linkConditioner: options.linkConditioner } : undefined,
+      // A function, not the string: the lobby renews the token before it expires (600 s), and
+      // a relay restart later in the game must register with the current one.
+      config: { relay: options.relay, token: null },
+      managerOptions: { token: () => lobby.relayToken, ...(options.linkConditioner ? { linkConditioner: options.linkConditioner } : {}) },
       logger,
     });
     checkChannels(net);
