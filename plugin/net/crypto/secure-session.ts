@@ -64,6 +64,11 @@ export interface SecureSessionOptions {
   previousKeyGraceMs?: number;
   /** How long a replaced receive key stays usable at most (default 60000 ms). */
   previousKeyMaxMs?: number;
+  /**
+   * Initiator: a new handshake once a packet sealed this long ago has had nothing authenticated
+   * come back since (default 5000 ms; peers answer every ack-eliciting packet and send keepalives).
+   */
+  rehandshakeAfterSilenceMs?: number;
   /** Random bytes for ephemeral keys; injected only by tests and test vectors. */
   random?: RandomSource;
   /**
@@ -90,6 +95,7 @@ const DEFAULTS = {
   handshakeRetryMaxMs: 2000,
   previousKeyGraceMs: 2000,
   previousKeyMaxMs: 60_000,
+  rehandshakeAfterSilenceMs: 5000,
 };
 /**
  * How far ahead of the responder's wall clock an INIT timestamp may be (PROTOCOL.md §5.6 rule 2).
@@ -149,6 +155,8 @@ export class SecureSession {
   private lastTimestampSent = -1n;
   private largestTimestampSeen = -1n;
   private remoteIncarnationValue: bigint | null = null;
+  /** Initiator: when the first packet sealed since the last one that opened was sealed (null: none). */
+  private unansweredSince: number | null = null;
 
   private handshakeTokens = HANDSHAKE_BUDGET_BURST;
   private handshakeTokensAt: number | null = null;
@@ -179,6 +187,7 @@ export class SecureSession {
       handshakeRetryMaxMs: positive(options.handshakeRetryMaxMs, DEFAULTS.handshakeRetryMaxMs, 'handshakeRetryMaxMs'),
       previousKeyGraceMs: positive(options.previousKeyGraceMs, DEFAULTS.previousKeyGraceMs, 'previousKeyGraceMs'),
       previousKeyMaxMs: positive(options.previousKeyMaxMs, DEFAULTS.previousKeyMaxMs, 'previousKeyMaxMs'),
+      rehandshakeAfterSilenceMs: positive(options.rehandshakeAfterSilenceMs, DEFAULTS.rehandshakeAfterSilenceMs, 'rehandshakeAfterSilenceMs'),
     };
     if (this.settings.handshakeRetryMaxMs < this.settings.handshakeRetryMinMs) {
       throw new RangeError('SecureSession: handshakeRetryMaxMs must not be below handshakeRetryMinMs');
@@ -210,7 +219,9 @@ export class SecureSession {
   pollHandshake(now: number): Uint8Array | null {
     this.expirePrevious(now);
     if (this.role === 'responder') {
-      if (this.current !== null || now < this.nextHandshakeAt) return null;
+      // Keys nothing has opened under yet may come from a replayed INIT (after a restart the
+      // timestamp floor is gone): keep asking for a handshake until a DATA packet confirms them.
+      if ((this.current !== null && this.current.confirmed) || now < this.nextHandshakeAt) return null;
       this.scheduleRetry(now);
       this.counters.hellosSent++;
       return Uint8Array.of(PeerPacketType.Hello);
@@ -279,6 +290,7 @@ export class SecureSession {
     sealPacket(keys.sendKey, this.sendNonce, buffer.subarray(offset, body), plaintext, output);
     keys.lastSealed = packetNumber;
     keys.packets++;
+    if (this.unansweredSince === null) this.unansweredSince = this.clock.now();
   }
 
   /**
@@ -347,6 +359,9 @@ export class SecureSession {
     const keys = this.current;
     // A handshake once started is retried until it completes.
     if (keys === null || this.helloRequested || this.outstanding !== null) return true;
+    // Our packets go unanswered: the responder may hold other keys (a replayed INIT after its
+    // restart, say). Ask again rather than wait for the rekey (WireGuard does the same, after 15 s).
+    if (this.unansweredSince !== null && now - this.unansweredSince >= this.settings.rehandshakeAfterSilenceMs) return true;
     // Rekey only once the peer proved it holds the current keys, so at most one key change is open.
     if (!keys.confirmed) return false;
     return now - keys.installedAt >= this.settings.rekeyAfterMs || keys.packets >= this.settings.rekeyAfterPackets;
@@ -411,6 +426,7 @@ export class SecureSession {
       this.previous = { receive: this.current.receive, expiresAt: now + this.settings.previousKeyMaxMs };
     }
     this.installForSending(keys);
+    this.unansweredSince = null;
     this.counters.handshakesCompleted++;
     return { kind: 'established', established };
   }
@@ -465,6 +481,9 @@ export class SecureSession {
           : null;
       this.pending = null;
       this.installForSending(keys);
+      // HELLO again only if no DATA confirms these keys by the time the initiator stops ignoring it.
+      this.retryDelayMs = this.settings.handshakeRetryMaxMs;
+      this.nextHandshakeAt = now + this.settings.handshakeRetryMaxMs;
     }
     this.counters.handshakesSent++;
     this.counters.handshakesCompleted++;
@@ -474,6 +493,7 @@ export class SecureSession {
   // ---- shared ----
 
   private onOpened(slot: ReceiveKey, now: number): void {
+    this.unansweredSince = null;
     const pending = this.pending;
     if (pending !== null && slot === pending.receive) {
       // Key confirmation: the initiator sends under the new keys, so the responder switches too.
