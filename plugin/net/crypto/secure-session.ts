@@ -284,7 +284,7 @@ export class SecureSession {
     buffer[offset] = PeerPacketType.Data;
     buffer[offset + 1] = keys.sendPhase;
     writeU32(buffer, offset + 2, packetNumber);
-    writeU32(this.sendNonce, 8, packetNumber);
+    writeNonce(this.sendNonce, packetNumber);
     const plaintext = buffer.subarray(body, body + plaintextLength);
     const output = buffer.subarray(body, body + plaintextLength + DATA_OVERHEAD_BYTES - DATA_HEADER_BYTES);
     sealPacket(keys.sendKey, this.sendNonce, buffer.subarray(offset, body), plaintext, output);
@@ -309,7 +309,7 @@ export class SecureSession {
     const packetNumber = readU32(packet, 2);
     const header = packet.subarray(0, DATA_HEADER_BYTES);
     const sealed = packet.subarray(DATA_HEADER_BYTES);
-    writeU32(this.receiveNonce, 8, packetNumber);
+    writeNonce(this.receiveNonce, packetNumber);
 
     // Keys that learned this phase first, then keys that have not learned theirs yet (newest first).
     // A key that learned another phase is skipped, so a packet costs at most three tag checks.
@@ -613,6 +613,14 @@ function writeU32(target: Uint8Array, offset: number, value: number): void {
   target[offset + 1] = (value >>> 16) & 0xff;
   target[offset + 2] = (value >>> 8) & 0xff;
   target[offset + 3] = value & 0xff;
+}
+
+/** Noise's ChaChaPoly nonce: 4 zero bytes, then the counter as a little-endian u64 (a u32 here). */
+function writeNonce(nonce: Uint8Array, packetNumber: number): void {
+  nonce[4] = packetNumber & 0xff;
+  nonce[5] = (packetNumber >>> 8) & 0xff;
+  nonce[6] = (packetNumber >>> 16) & 0xff;
+  nonce[7] = packetNumber >>> 24;
 }
 
 function readU32(source: Uint8Array, offset: number): number {
