@@ -227,7 +227,7 @@ describe('crypto: handshake', () => {
     expect(inits).to.equal(4); // t = 0, 250, 500, 750
   });
 
-  it('the responder sends HELLO with backoff only while it has no session', () => {
+  it('the responder sends HELLO with backoff only until DATA confirms its keys', () => {
     const pair = makePair();
     const sentAt: number[] = [];
     for (let t = 0; t <= 4000; t += 50) {
@@ -236,6 +236,10 @@ describe('crypto: handshake', () => {
     }
     expect(sentAt).to.deep.equal([0, 250, 750, 1750, 3750]);
     handshake(pair);
+    // Unconfirmed keys: no HELLO while the initiator would ignore it, then one every 2 s.
+    expect(pair.responder.pollHandshake(pair.clock.now() + 1999)).to.equal(null);
+    expect(pair.responder.pollHandshake(pair.clock.now() + 2000)).to.not.equal(null);
+    exchange(pair, { i: 0, r: 0 });
     pair.clock.time += 10_000;
     expect(pair.responder.pollHandshake(pair.clock.now())).to.equal(null);
   });
@@ -639,5 +643,113 @@ describe('crypto: DATA sealed in place (one buffer per datagram)', () => {
     expect(() => pair.initiator.sealInPlace(0, new Uint8Array(31), 0, 10)).to.throw(RangeError, 'do not fit');
     pair.initiator.sealInPlace(3, new Uint8Array(32), 0, 10);
     expect(() => pair.initiator.sealInPlace(3, new Uint8Array(32), 0, 10)).to.throw(RangeError, 'nonce would repeat');
+  });
+});
+
+/**
+ * Two sessions on a lossless link in virtual time, driven the way the manager drives them: each
+ * side polls its handshake every tick and, once established, seals a keepalive every second (the
+ * reliability layer's default). Returns the virtual ms until both directions open again.
+ */
+function runUntilBothOpen(
+  clock: ManualClock,
+  wall: ManualClock,
+  initiator: SecureSession,
+  responder: SecureSession,
+  options: { dropHello?: boolean; limitMs: number },
+): number | null {
+  const start = clock.time;
+  const numbers = { i: 1000, r: 1000 };
+  const lastKeepalive = { i: -Infinity, r: -Infinity };
+  let openedAtResponder = false;
+  let openedAtInitiator = false;
+  const deliverHandshake = (to: SecureSession, back: SecureSession, packet: Uint8Array) => {
+    const outcome = to.handleHandshake(packet, clock.now());
+    if (outcome.kind === 'reply') back.handleHandshake(outcome.packet, clock.now());
+  };
+  for (let tick = 0; clock.time - start <= options.limitMs; tick++) {
+    const fromInitiator = initiator.pollHandshake(clock.now());
+    if (fromInitiator) deliverHandshake(responder, initiator, fromInitiator);
+    const fromResponder = responder.pollHandshake(clock.now());
+    if (fromResponder && !options.dropHello) deliverHandshake(initiator, responder, fromResponder);
+    if (initiator.isEstablished && clock.time - lastKeepalive.i >= 1000) {
+      lastKeepalive.i = clock.time;
+      const opened = responder.open(initiator.seal(numbers.i++, bytes('ping')));
+      if (opened.ok) {
+        opened.commit();
+        openedAtResponder = true;
+      }
+    }
+    if (responder.isEstablished && clock.time - lastKeepalive.r >= 1000) {
+      lastKeepalive.r = clock.time;
+      const opened = initiator.open(responder.seal(numbers.r++, bytes('ping')));
+      if (opened.ok) {
+        opened.commit();
+        openedAtInitiator = true;
+      }
+    }
+    if (openedAtResponder && openedAtInitiator) return clock.time - start;
+    clock.time += 10;
+    wall.time += 10;
+  }
+  return null;
+}
+
+describe('crypto: a replayed INIT after a responder restart (issue 16 item 1)', () => {
+  /** An established pair, the INIT that set it up, and a restarted responder that has accepted that INIT replayed. */
+  function replayAfterRestart(): { pair: Pair; restarted: SecureSession } {
+    const pair = makePair();
+    const oldInit = pair.initiator.pollHandshake(pair.clock.now())!;
+    const reply = expectKind(pair.responder.handleHandshake(oldInit, pair.clock.now()), 'reply');
+    expectKind(pair.initiator.handleHandshake(reply.packet, pair.clock.now()), 'established');
+    exchange(pair, { i: 0, r: 0 });
+    pair.clock.time += 60_000;
+    pair.wall.time += 60_000;
+    // The responder's process restarts: its timestamp floor was only in memory.
+    const restarted = makeSession(pair.responderIdentity, pair.initiatorIdentity, pair.clock, pair.wall, {
+      incarnation: 42n,
+      random: seededRandom(557),
+    });
+    // An attacker replays the old INIT before the initiator hears of the restart. It authenticates:
+    // the responder answers, with keys the initiator cannot derive (it erased that ephemeral).
+    const replayed = expectKind(restarted.handleHandshake(oldInit, pair.clock.now()), 'reply');
+    expect(expectKind(pair.initiator.handleHandshake(replayed.packet, pair.clock.now()), 'dropped').reason).to.equal('resp-unexpected');
+    return { pair, restarted };
+  }
+
+  it('the responder keeps sending HELLO under unconfirmed keys, and the link recovers within 3 s', () => {
+    const { pair, restarted } = replayAfterRestart();
+    const recoveredAfter = runUntilBothOpen(pair.clock, pair.wall, pair.initiator, restarted, { limitMs: 30_000 });
+    expect(recoveredAfter, 'virtual ms until both directions open again').to.not.equal(null);
+    expect(recoveredAfter!).to.be.at.most(3000);
+    expect(restarted.stats().hellosSent).to.be.greaterThan(0);
+    expect(pair.initiator.remoteIncarnation).to.equal(42n);
+  });
+
+  it('with every HELLO lost too, the initiator handshakes again after 5 s of unanswered packets', () => {
+    const { pair, restarted } = replayAfterRestart();
+    const sentBefore = pair.initiator.stats().handshakesSent;
+    const recoveredAfter = runUntilBothOpen(pair.clock, pair.wall, pair.initiator, restarted, { dropHello: true, limitMs: 30_000 });
+    expect(recoveredAfter, 'virtual ms until both directions open again').to.not.equal(null);
+    expect(recoveredAfter!).to.be.at.least(5000).and.at.most(7000);
+    expect(pair.initiator.stats().handshakesSent).to.equal(sentBefore + 1);
+  });
+
+  it('a responder whose keys were confirmed by DATA stops sending HELLO', () => {
+    const pair = makePair();
+    handshake(pair);
+    exchange(pair, { i: 0, r: 0 });
+    for (let t = 0; t < 10_000; t += 250) expect(pair.responder.pollHandshake(pair.clock.now() + t)).to.equal(null);
+  });
+
+  it('an initiator that hears back keeps its keys: no handshake before the rekey is due', () => {
+    const pair = makePair();
+    handshake(pair);
+    const n = { i: 0, r: 0 };
+    for (let t = 0; t < 60_000; t += 1000) {
+      pair.clock.time += 1000;
+      exchange(pair, n);
+      expect(pair.initiator.pollHandshake(pair.clock.now())).to.equal(null);
+    }
   });
 });

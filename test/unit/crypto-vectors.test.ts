@@ -140,9 +140,12 @@ function independentDerivation() {
   const er = nodePublicKey(RESPONDER_EPHEMERAL_SECRET);
   const zeroNonce = new Uint8Array(12);
 
-  let h = sha(Buffer.from('Switchboard_KK_25519_ChaChaPoly_SHA256_v1'));
+  // The name is exactly 32 bytes, so Noise uses it as it is; then the prologue.
+  let h = Buffer.from('Noise_KK_25519_ChaChaPoly_SHA256');
+  expect(h.length).to.equal(32);
   let ck: Buffer = h;
   let k: Buffer;
+  h = sha(h, Buffer.from('switchboard peer protocol 2'));
   h = sha(h, si);
   h = sha(h, sr);
   // INIT
@@ -159,10 +162,11 @@ function independentDerivation() {
   const c2 = nodeSeal(k, zeroNonce, h, u64(RESPONDER_INCARNATION));
   h = sha(h, c2);
   const resp = Buffer.concat([Buffer.of(0x02), er, c2]);
-  // Split and one DATA packet each way: AAD = 6 header bytes, nonce = 4 zero bytes ‖ u64 packet number.
+  // Split and one DATA packet each way: AAD = 6 header bytes, nonce = 4 zero bytes ‖ little-endian u64 packet number.
   const [kIR, kRI] = nodeHkdf(ck, new Uint8Array(0));
   const header = Buffer.from([0x03, 0x00, 0, 0, 0, DATA_PACKET_NUMBER]);
-  const nonce = Buffer.concat([Buffer.alloc(4), u64(BigInt(DATA_PACKET_NUMBER))]);
+  const nonce = Buffer.alloc(12);
+  nonce.writeBigUInt64LE(BigInt(DATA_PACKET_NUMBER), 4);
   const dataI = Buffer.concat([header, nodeSeal(kIR, nonce, header, DATA_PLAINTEXT)]);
   const dataR = Buffer.concat([header, nodeSeal(kRI, nonce, header, DATA_PLAINTEXT)]);
   return { si, sr, init, resp, h, kIR, kRI, dataI, dataR };

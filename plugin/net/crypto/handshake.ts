@@ -1,8 +1,9 @@
 /**
- * The Noise-KK-style handshake messages (PROTOCOL.md §5.6) as pure functions: no state is changed
- * in place, so a forged or broken message can never disturb a handshake in progress.
+ * The Noise_KK_25519_ChaChaPoly_SHA256 handshake messages (PROTOCOL.md §5.6) as pure functions: no
+ * state is changed in place, so a forged or broken message can never disturb a handshake in progress.
+ * test/unit/noise-kk-reference.test.ts checks the bytes against a Noise implementation from the spec.
  *
- *   h = ck = SHA256(PROTOCOL_NAME); h = SHA256(h ‖ s_i); h = SHA256(h ‖ s_r)
+ *   h = ck = PROTOCOL_NAME (32 bytes); h = SHA256(h ‖ PROLOGUE); h = SHA256(h ‖ s_i); h = SHA256(h ‖ s_r)
  *   INIT: h = SHA256(h ‖ e_i); ck,k = HKDF(ck, DH(e_i,s_r)); ck,k = HKDF(ck, DH(s_i,s_r));
  *         c = AEAD_k(0, h, incarnation_i ‖ timestamp); h = SHA256(h ‖ c)
  *   RESP: h = SHA256(h ‖ e_r); ck,k = HKDF(ck, DH(e_r,e_i)); ck,k = HKDF(ck, DH(e_r,s_i));
@@ -28,7 +29,9 @@ import {
   sealHandshake,
 } from './primitives';
 
-export const PROTOCOL_NAME = 'Switchboard_KK_25519_ChaChaPoly_SHA256_v1';
+export const PROTOCOL_NAME = 'Noise_KK_25519_ChaChaPoly_SHA256';
+/** Noise's prologue: binds the handshake to this protocol and its version (peers of another version fail `init-auth`). */
+export const PROLOGUE = 'switchboard peer protocol 2';
 
 /** Noise's symmetric state: handshake hash `h` and chaining key `ck`. */
 export interface SymmetricState {
@@ -66,12 +69,22 @@ export interface AcceptedInit {
 export type HandshakeFailure = 'malformed' | 'bad-key' | 'auth';
 export type Checked<T> = ({ ok: true } & T) | { ok: false; reason: HandshakeFailure };
 
-const PROTOCOL_NAME_HASH = hash(new TextEncoder().encode(PROTOCOL_NAME));
+/** Noise InitializeSymmetric: a name of exactly HASHLEN (32) bytes is used as it is, not hashed. */
+const NAME_STATE = initialName(PROTOCOL_NAME);
+const AFTER_PROLOGUE = hashConcat(NAME_STATE, new TextEncoder().encode(PROLOGUE));
+
+function initialName(name: string): Uint8Array {
+  const bytes = new TextEncoder().encode(name);
+  if (bytes.length > KEY_BYTES) return hash(bytes);
+  const padded = new Uint8Array(KEY_BYTES);
+  padded.set(bytes);
+  return padded;
+}
 
 /** The state both sides start from: it depends only on the two static keys, so a session caches it. */
 export function initialState(initiatorStatic: Uint8Array, responderStatic: Uint8Array): SymmetricState {
-  const h = hashConcat(hashConcat(PROTOCOL_NAME_HASH, initiatorStatic), responderStatic);
-  return { h, ck: PROTOCOL_NAME_HASH };
+  const h = hashConcat(hashConcat(AFTER_PROLOGUE, initiatorStatic), responderStatic);
+  return { h, ck: NAME_STATE };
 }
 
 /**

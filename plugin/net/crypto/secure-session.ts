@@ -64,6 +64,11 @@ export interface SecureSessionOptions {
   previousKeyGraceMs?: number;
   /** How long a replaced receive key stays usable at most (default 60000 ms). */
   previousKeyMaxMs?: number;
+  /**
+   * Initiator: a new handshake once a packet sealed this long ago has had nothing authenticated
+   * come back since (default 5000 ms; peers answer every ack-eliciting packet and send keepalives).
+   */
+  rehandshakeAfterSilenceMs?: number;
   /** Random bytes for ephemeral keys; injected only by tests and test vectors. */
   random?: RandomSource;
   /**
@@ -90,6 +95,7 @@ const DEFAULTS = {
   handshakeRetryMaxMs: 2000,
   previousKeyGraceMs: 2000,
   previousKeyMaxMs: 60_000,
+  rehandshakeAfterSilenceMs: 5000,
 };
 /**
  * How far ahead of the responder's wall clock an INIT timestamp may be (PROTOCOL.md §5.6 rule 2).
@@ -149,6 +155,8 @@ export class SecureSession {
   private lastTimestampSent = -1n;
   private largestTimestampSeen = -1n;
   private remoteIncarnationValue: bigint | null = null;
+  /** Initiator: when the first packet sealed since the last one that opened was sealed (null: none). */
+  private unansweredSince: number | null = null;
 
   private handshakeTokens = HANDSHAKE_BUDGET_BURST;
   private handshakeTokensAt: number | null = null;
@@ -179,6 +187,7 @@ export class SecureSession {
       handshakeRetryMaxMs: positive(options.handshakeRetryMaxMs, DEFAULTS.handshakeRetryMaxMs, 'handshakeRetryMaxMs'),
       previousKeyGraceMs: positive(options.previousKeyGraceMs, DEFAULTS.previousKeyGraceMs, 'previousKeyGraceMs'),
       previousKeyMaxMs: positive(options.previousKeyMaxMs, DEFAULTS.previousKeyMaxMs, 'previousKeyMaxMs'),
+      rehandshakeAfterSilenceMs: positive(options.rehandshakeAfterSilenceMs, DEFAULTS.rehandshakeAfterSilenceMs, 'rehandshakeAfterSilenceMs'),
     };
     if (this.settings.handshakeRetryMaxMs < this.settings.handshakeRetryMinMs) {
       throw new RangeError('SecureSession: handshakeRetryMaxMs must not be below handshakeRetryMinMs');
@@ -210,7 +219,9 @@ export class SecureSession {
   pollHandshake(now: number): Uint8Array | null {
     this.expirePrevious(now);
     if (this.role === 'responder') {
-      if (this.current !== null || now < this.nextHandshakeAt) return null;
+      // Keys nothing has opened under yet may come from a replayed INIT (after a restart the
+      // timestamp floor is gone): keep asking for a handshake until a DATA packet confirms them.
+      if ((this.current !== null && this.current.confirmed) || now < this.nextHandshakeAt) return null;
       this.scheduleRetry(now);
       this.counters.hellosSent++;
       return Uint8Array.of(PeerPacketType.Hello);
@@ -273,12 +284,13 @@ export class SecureSession {
     buffer[offset] = PeerPacketType.Data;
     buffer[offset + 1] = keys.sendPhase;
     writeU32(buffer, offset + 2, packetNumber);
-    writeU32(this.sendNonce, 8, packetNumber);
+    writeNonce(this.sendNonce, packetNumber);
     const plaintext = buffer.subarray(body, body + plaintextLength);
     const output = buffer.subarray(body, body + plaintextLength + DATA_OVERHEAD_BYTES - DATA_HEADER_BYTES);
     sealPacket(keys.sendKey, this.sendNonce, buffer.subarray(offset, body), plaintext, output);
     keys.lastSealed = packetNumber;
     keys.packets++;
+    if (this.unansweredSince === null) this.unansweredSince = this.clock.now();
   }
 
   /**
@@ -297,7 +309,7 @@ export class SecureSession {
     const packetNumber = readU32(packet, 2);
     const header = packet.subarray(0, DATA_HEADER_BYTES);
     const sealed = packet.subarray(DATA_HEADER_BYTES);
-    writeU32(this.receiveNonce, 8, packetNumber);
+    writeNonce(this.receiveNonce, packetNumber);
 
     // Keys that learned this phase first, then keys that have not learned theirs yet (newest first).
     // A key that learned another phase is skipped, so a packet costs at most three tag checks.
@@ -347,6 +359,9 @@ export class SecureSession {
     const keys = this.current;
     // A handshake once started is retried until it completes.
     if (keys === null || this.helloRequested || this.outstanding !== null) return true;
+    // Our packets go unanswered: the responder may hold other keys (a replayed INIT after its
+    // restart, say). Ask again rather than wait for the rekey (WireGuard does the same, after 15 s).
+    if (this.unansweredSince !== null && now - this.unansweredSince >= this.settings.rehandshakeAfterSilenceMs) return true;
     // Rekey only once the peer proved it holds the current keys, so at most one key change is open.
     if (!keys.confirmed) return false;
     return now - keys.installedAt >= this.settings.rekeyAfterMs || keys.packets >= this.settings.rekeyAfterPackets;
@@ -411,6 +426,7 @@ export class SecureSession {
       this.previous = { receive: this.current.receive, expiresAt: now + this.settings.previousKeyMaxMs };
     }
     this.installForSending(keys);
+    this.unansweredSince = null;
     this.counters.handshakesCompleted++;
     return { kind: 'established', established };
   }
@@ -465,6 +481,9 @@ export class SecureSession {
           : null;
       this.pending = null;
       this.installForSending(keys);
+      // HELLO again only if no DATA confirms these keys by the time the initiator stops ignoring it.
+      this.retryDelayMs = this.settings.handshakeRetryMaxMs;
+      this.nextHandshakeAt = now + this.settings.handshakeRetryMaxMs;
     }
     this.counters.handshakesSent++;
     this.counters.handshakesCompleted++;
@@ -474,6 +493,7 @@ export class SecureSession {
   // ---- shared ----
 
   private onOpened(slot: ReceiveKey, now: number): void {
+    this.unansweredSince = null;
     const pending = this.pending;
     if (pending !== null && slot === pending.receive) {
       // Key confirmation: the initiator sends under the new keys, so the responder switches too.
@@ -593,6 +613,14 @@ function writeU32(target: Uint8Array, offset: number, value: number): void {
   target[offset + 1] = (value >>> 16) & 0xff;
   target[offset + 2] = (value >>> 8) & 0xff;
   target[offset + 3] = value & 0xff;
+}
+
+/** Noise's ChaChaPoly nonce: 4 zero bytes, then the counter as a little-endian u64 (a u32 here). */
+function writeNonce(nonce: Uint8Array, packetNumber: number): void {
+  nonce[4] = packetNumber & 0xff;
+  nonce[5] = (packetNumber >>> 8) & 0xff;
+  nonce[6] = (packetNumber >>> 16) & 0xff;
+  nonce[7] = packetNumber >>> 24;
 }
 
 function readU32(source: Uint8Array, offset: number): number {
