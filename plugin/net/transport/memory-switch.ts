@@ -23,7 +23,8 @@
  * KEEPALIVE (from any udp:// socket) binds it again; over ws:// a new REGISTER replaces the session. Session ids and secrets come from the
  * seeded generator: fine for tests, never for anything real. Browser-safe: no Node modules.
  *
- * RelayClient keeps its REGISTER retries and KEEPALIVEs on real timers. With the switch answering
+ * A RelayClient given `timers: switch.timers` runs its REGISTER retries and KEEPALIVEs in the
+ * switch's virtual time. Without it they are on real timers: with the switch answering
  * at the next `deliver`, retries are cancelled at once; KEEPALIVE is what could bite: a client
  * whose keepalive timer ticks several times (real time) with no datagram delivered in between
  * counts the relay as lost and registers again. So REGISTERED carries a long `keepaliveMs` by
@@ -33,6 +34,7 @@ import type { Clock, LinkConditioner } from '../types';
 import { RelayCore, type CoreConnection, type CoreSession } from '../relay-core/relay-core';
 import { DATA_HEADER_BYTES, MAX_RELAY_DATAGRAM_BYTES, RELAY_ID_BYTES, RelayType, sessionIdToBytes } from '../wire/relay-codec';
 import { parseRelayUrl, type DatagramSocket } from './datagram-socket';
+import type { RelayTimers } from './relay-client';
 import { mulberry32 } from './prng';
 
 /** Impairment of the DATA a socket sends; control datagrams (REGISTER, KEEPALIVE, LEAVE) get the latency only. */
@@ -141,6 +143,7 @@ type SocketEnd = { udpPort: number; connection: null } | { udpPort: 0; connectio
 const UDP_IP = 'memory';
 
 enum EventKind {
+  Timer,
   Open,
   ToSwitch,
   ToClient,
@@ -151,8 +154,10 @@ interface QueuedEvent {
   at: number;
   order: number;
   kind: EventKind;
-  socket: SocketPort;
+  socket: SocketPort | null;
   bytes: Uint8Array | null;
+  /** Timer events: what to run, unless cleared. */
+  timer: { callback: (() => void) | null } | null;
 }
 
 /** A DatagramSocket whose datagrams go through a MemorySwitch. */
@@ -232,6 +237,21 @@ export class MemorySwitch {
   readonly socketFactory: (url: string) => DatagramSocket;
   /** Sees every datagram in and out (copies); for captures and checks. */
   tap: ((event: MemorySwitchTapEvent) => void) | null = null;
+  /**
+   * Timers on the switch's virtual time, for a RelayClient's `timers` option: a callback runs in the
+   * deliver() that reaches its time, in order with the datagrams. Not bounded by maxQueuedDatagrams
+   * (a client holds at most two); cleared timers stay queued as no-ops until their time.
+   */
+  readonly timers: RelayTimers = {
+    setTimeout: (callback, ms) => {
+      const timer = { callback };
+      if (!this.disposed) this.queue.push({ at: this.time + Math.max(0, Number.isFinite(ms) ? ms : 0), order: this.order++, kind: EventKind.Timer, socket: null, bytes: null, timer });
+      return timer;
+    },
+    clearTimeout: (handle) => {
+      if (handle !== null && typeof handle === 'object' && 'callback' in handle) (handle as { callback: (() => void) | null }).callback = null;
+    },
+  };
 
   private time: number;
   private readonly impairRandom: () => number;
@@ -335,17 +355,20 @@ export class MemorySwitch {
     return socket;
   }
 
-  /** Moves virtual time to `nowMs` (never back) and delivers every datagram due by then. Returns how many events ran. */
+  /** Moves virtual time to `nowMs` (never back), running every datagram and timer due by then at its own time. Returns how many events ran. */
   deliver(nowMs: number = this.time): number {
-    if (typeof nowMs === 'number' && Number.isFinite(nowMs) && nowMs > this.time) this.time = nowMs;
+    const target = typeof nowMs === 'number' && Number.isFinite(nowMs) && nowMs > this.time ? nowMs : this.time;
     let ran = 0;
     while (ran < MAX_EVENTS_PER_DELIVER) {
       const next = this.queue.peek();
-      if (next === undefined || next.at > this.time) break;
+      if (next === undefined || next.at > target) break;
       this.queue.pop();
       ran++;
+      // Each event runs at its own time, so what it sends or arms is timed from then.
+      if (next.at > this.time) this.time = next.at;
       this.run(next);
     }
+    this.time = target;
     return ran;
   }
 
@@ -506,25 +529,32 @@ export class MemorySwitch {
   }
 
   private run(event: QueuedEvent): void {
+    if (event.kind === EventKind.Timer) {
+      const callback = event.timer?.callback ?? null;
+      if (event.timer !== null) event.timer.callback = null;
+      callback?.();
+      return;
+    }
+    const socket = event.socket as SocketPort;
     switch (event.kind) {
       case EventKind.Open:
-        event.socket.fireOpen();
+        socket.fireOpen();
         return;
       case EventKind.Close:
-        this.forgetSocket(event.socket);
-        event.socket.fireClose('closed by the memory switch');
+        this.forgetSocket(socket);
+        socket.fireClose('closed by the memory switch');
         return;
       case EventKind.ToClient:
-        if (event.socket.isClosed()) {
+        if (socket.isClosed()) {
           this.ownDrops.socketClosed++;
           return;
         }
         this.counters.datagramsOut++;
-        if (this.tap !== null) this.tap({ direction: 'out', sessionId: this.sessionOfSocket(event.socket)?.id ?? null, bytes: new Uint8Array(event.bytes as Uint8Array) });
-        event.socket.fireMessage(event.bytes as Uint8Array);
+        if (this.tap !== null) this.tap({ direction: 'out', sessionId: this.sessionOfSocket(socket)?.id ?? null, bytes: new Uint8Array(event.bytes as Uint8Array) });
+        socket.fireMessage(event.bytes as Uint8Array);
         return;
       case EventKind.ToSwitch:
-        this.receive(event.socket, event.bytes as Uint8Array);
+        this.receive(socket, event.bytes as Uint8Array);
         return;
     }
   }
@@ -566,7 +596,7 @@ export class MemorySwitch {
       this.ownDrops.queueFull++;
       return false;
     }
-    this.queue.push({ at, order: this.order++, kind, socket, bytes });
+    this.queue.push({ at, order: this.order++, kind, socket, bytes, timer: null });
     return true;
   }
 
