@@ -1,39 +1,7 @@
 /** What the relay counts. Every dropped datagram is counted under exactly one reason. */
 
-export const RELAY_DROP_REASONS = [
-  /** Undecodable, an unknown or relay→client type, or a text WebSocket message; WebRTC signalling other than over the session's WebSocket; anything but DATA, KEEPALIVE and LEAVE over a data channel. */
-  'malformed',
-  /** Longer than maxDatagramBytes. */
-  'oversize',
-  /** A REGISTER over UDP shorter than 256 bytes: dropped without an answer. */
-  'tooShortRegister',
-  /** DATA from a UDP address (or WebSocket) with no session. */
-  'unknownSource',
-  /** DATA to a session id the relay does not have. */
-  'unknownDestination',
-  /** KEEPALIVE or LEAVE naming a session id the relay does not have. */
-  'unknownSession',
-  /** KEEPALIVE or LEAVE with a wrong secret, or for a session of the other transport. */
-  'spoofed',
-  /** Over the sender session's datagram or byte rate. */
-  'rateLimited',
-  /** DATA over the destination's inbound budget, from a source that had used its fair share of it. */
-  'inboundLimited',
-  /** REGISTER over the per-IP registration rate (refused with reason 5). */
-  'registerRateLimited',
-  /** REGISTER without a valid, unexpired token (refused with reason 1, 2 or 3). */
-  'tokenRefused',
-  /** REGISTER while at maxSessions (refused with reason 4). */
-  'relayFull',
-  /** REGISTER of another protocol version (refused with reason 7). */
-  'badVersion',
-  /** DATA to a UDP session whose address another session took (it has not sent KEEPALIVE since). */
-  'destinationUnbound',
-  /** DATA to a WebSocket whose send buffer is over its bound, or while the UDP send queue is over its bound. */
-  'backpressure',
-] as const;
-
-export type RelayDropReason = (typeof RELAY_DROP_REASONS)[number];
+export { RELAY_DROP_REASONS, emptyDrops, type RelayDropReason } from '../../plugin/net/relay-core/relay-core';
+import type { RelayDropReason } from '../../plugin/net/relay-core/relay-core';
 
 import type { RtcLinkStats } from './webrtc';
 
@@ -72,10 +40,4 @@ export interface RelayStats {
   drops: Record<RelayDropReason, number>;
   /** WebRTC data channels (their datagrams are also in datagramsIn/Out and bytesIn/Out). */
   rtc: RtcLinkStats;
-}
-
-export function emptyDrops(): Record<RelayDropReason, number> {
-  const drops = {} as Record<RelayDropReason, number>;
-  for (const reason of RELAY_DROP_REASONS) drops[reason] = 0;
-  return drops;
 }

@@ -264,7 +264,7 @@ export class RtcLinks {
   }
 
   /** Sends a relay datagram over the session's data channel. False when it has none usable (send over the WebSocket), 'dropped' when its buffer is full. */
-  send(link: RtcLink, datagram: Buffer): boolean | 'dropped' {
+  send(link: RtcLink, datagram: Uint8Array): boolean | 'dropped' {
     const channel = link.channel;
     if (channel === null || !link.usable) return false;
     try {

@@ -250,6 +250,32 @@ describe('MemorySwitch (in-memory relay for unit tests)', () => {
       expect(client.unregistered).to.equal(0);
     });
 
+    it('with timers: sw.timers, KEEPALIVEs and re-registration after a forgotten session run in virtual time only', () => {
+      const sw = new MemorySwitch({ keepaliveMs: 1000 });
+      let keepalives = 0;
+      let registers = 0;
+      sw.tap = (event) => {
+        if (event.direction === 'in' && event.bytes[0] === 0x02) keepalives++;
+        if (event.direction === 'in' && event.bytes[0] === 0x01) registers++;
+      };
+      const client = startRecordedClient({ url: sw.udpUrl, socketFactory: sw.socketFactory, timers: sw.timers });
+      clients.push(client);
+      sw.deliver();
+      sw.deliver();
+      expect(client.registrations).to.have.length(1);
+      // Ten virtual seconds in one call: ten KEEPALIVEs, each answered, the session holds.
+      sw.advance(10_000);
+      expect(keepalives).to.equal(10);
+      expect(client.registrations).to.have.length(1);
+      // The relay forgets the session: the next KEEPALIVE is refused and the client registers again, still without real time.
+      sw.dropSession(client.registrations[0].sessionId);
+      sw.advance(1000);
+      expect(client.registrations).to.have.length(2);
+      expect(registers).to.equal(2);
+      sw.dispose();
+      expect(sw.nextDueAt()).to.equal(null);
+    });
+
     it('a dropped session or a closed socket makes the client register a new session', async () => {
       const sw = new MemorySwitch();
       const client = startRecordedClient({ url: sw.udpUrl, socketFactory: sw.socketFactory });

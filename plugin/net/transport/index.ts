@@ -17,4 +17,4 @@ export {
 export { WebSocketDatagramSocket } from './websocket-socket';
 export { ConditionedSocket, validateLinkConditioner, type ConditionerStats } from './conditioned-socket';
 export { mulberry32 } from './prng';
-export { RelayClient, refusalReasonName, type RelayClientOptions, type RelayClientStats, type RelayRegistration } from './relay-client';
+export { RelayClient, refusalReasonName, type RelayClientOptions, type RelayClientStats, type RelayRegistration, type RelayTimers } from './relay-client';

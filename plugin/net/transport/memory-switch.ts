@@ -13,39 +13,28 @@
  * in virtual time when the managers get `clock: switch.clock`. Latency, jitter, loss, duplication
  * and reordering of DATA come from a seeded generator: one seed, one run.
  *
- * Differences from the relay, on purpose: no tokens (an open relay), no rate limits and no idle
- * expiry; closing a socket ends the session bound to it. The session rules are the relay's
- * (PROTOCOL.md §3.10; test/helpers/relay-rule-cases.ts runs the same cases against both): a socket
+ * The rules are the relay's own code: the switch is an adapter around the socket-free relay core
+ * (plugin/net/relay-core), as server/relay/relay-server.ts is for UDP, WebSocket and WebRTC, and
+ * test/helpers/relay-rule-cases.ts runs the same cases through both adapters. Configured, on
+ * purpose, as an open relay (no tokens) with no rate limits and no idle expiry; closing a socket
+ * ends the session bound to it. Session rules (PROTOCOL.md §3.10): a socket
  * stands for a UDP address or a WebSocket connection; a udp:// socket's REGISTER with a new nonce
  * makes a new session that takes the socket while the older one keeps its id unbound until its
  * KEEPALIVE (from any udp:// socket) binds it again; over ws:// a new REGISTER replaces the session. Session ids and secrets come from the
  * seeded generator: fine for tests, never for anything real. Browser-safe: no Node modules.
  *
- * RelayClient keeps its REGISTER retries and KEEPALIVEs on real timers. With the switch answering
+ * A RelayClient given `timers: switch.timers` runs its REGISTER retries and KEEPALIVEs in the
+ * switch's virtual time. Without it they are on real timers: with the switch answering
  * at the next `deliver`, retries are cancelled at once; KEEPALIVE is what could bite: a client
  * whose keepalive timer ticks several times (real time) with no datagram delivered in between
  * counts the relay as lost and registers again. So REGISTERED carries a long `keepaliveMs` by
  * default (60 s), far beyond any unit test; tests of keepalive set it lower and keep delivering.
  */
 import type { Clock, LinkConditioner } from '../types';
-import {
-  DATA_HEADER_BYTES,
-  MAX_RELAY_DATAGRAM_BYTES,
-  MIN_UDP_REGISTER_BYTES,
-  RELAY_ID_BYTES,
-  RELAY_PROTOCOL_VERSION,
-  RefusalReason,
-  RelayType,
-  SESSION_PROOF_BYTES,
-  SESSION_SECRET_BYTES,
-  decodeRelayDatagram,
-  encodeKeepaliveAck,
-  encodeRefused,
-  encodeRegistered,
-  sessionIdFromBytes,
-  sessionIdToBytes,
-} from '../wire/relay-codec';
+import { RelayCore, type CoreConnection, type CoreSession } from '../relay-core/relay-core';
+import { DATA_HEADER_BYTES, MAX_RELAY_DATAGRAM_BYTES, RELAY_ID_BYTES, RelayType, sessionIdToBytes } from '../wire/relay-codec';
 import { parseRelayUrl, type DatagramSocket } from './datagram-socket';
+import type { RelayTimers } from './relay-client';
 import { mulberry32 } from './prng';
 
 /** Impairment of the DATA a socket sends; control datagrams (REGISTER, KEEPALIVE, LEAVE) get the latency only. */
@@ -141,19 +130,20 @@ interface SocketPort {
   fireClose(reason: string): void;
 }
 
-interface SwitchSession {
-  readonly id: bigint;
-  readonly idBytes: Uint8Array;
-  readonly secret: Uint8Array;
-  readonly nonce: bigint;
-  /** udp:// sessions may lose and regain their socket; ws:// ones keep theirs. */
-  readonly udp: boolean;
-  /** The socket it is bound to; null once a newer session took it (udp:// only). */
-  socket: SocketPort | null;
-  readonly registered: Uint8Array;
+/** A ws:// socket is a connection to the core; a udp:// one is an address ('memory', its number). */
+interface SwitchConnection extends CoreConnection<SwitchSession> {
+  readonly socket: SocketPort;
 }
 
+type SwitchSession = CoreSession<SwitchConnection>;
+
+/** How the core knows a socket. */
+type SocketEnd = { udpPort: number; connection: null } | { udpPort: 0; connection: SwitchConnection };
+
+const UDP_IP = 'memory';
+
 enum EventKind {
+  Timer,
   Open,
   ToSwitch,
   ToClient,
@@ -164,8 +154,10 @@ interface QueuedEvent {
   at: number;
   order: number;
   kind: EventKind;
-  socket: SocketPort;
+  socket: SocketPort | null;
   bytes: Uint8Array | null;
+  /** Timer events: what to run, unless cleared. */
+  timer: { callback: (() => void) | null } | null;
 }
 
 /** A DatagramSocket whose datagrams go through a MemorySwitch. */
@@ -245,51 +237,89 @@ export class MemorySwitch {
   readonly socketFactory: (url: string) => DatagramSocket;
   /** Sees every datagram in and out (copies); for captures and checks. */
   tap: ((event: MemorySwitchTapEvent) => void) | null = null;
+  /**
+   * Timers on the switch's virtual time, for a RelayClient's `timers` option: a callback runs in the
+   * deliver() that reaches its time, in order with the datagrams. Not bounded by maxQueuedDatagrams
+   * (a client holds at most two); cleared timers stay queued as no-ops until their time.
+   */
+  readonly timers: RelayTimers = {
+    setTimeout: (callback, ms) => {
+      const timer = { callback };
+      if (!this.disposed) this.queue.push({ at: this.time + Math.max(0, Number.isFinite(ms) ? ms : 0), order: this.order++, kind: EventKind.Timer, socket: null, bytes: null, timer });
+      return timer;
+    },
+    clearTimeout: (handle) => {
+      if (handle !== null && typeof handle === 'object' && 'callback' in handle) (handle as { callback: (() => void) | null }).callback = null;
+    },
+  };
 
   private time: number;
-  private relayId: Uint8Array;
   private readonly impairRandom: () => number;
   private readonly idRandom: () => number;
-  private readonly keepaliveMs: number;
-  private readonly maxSessions: number;
   private readonly maxQueued: number;
   private link: MemoryLinkProfile;
-  private readonly sessions = new Map<bigint, SwitchSession>();
-  private readonly sessionBySocket = new Map<SocketPort, SwitchSession>();
-  private readonly sockets = new Set<SocketPort>();
+  private readonly core: RelayCore<SwitchConnection, SwitchSession>;
+  /** Open sockets and how the core knows them. */
+  private readonly sockets = new Map<SocketPort, SocketEnd>();
+  /** udp:// sockets by their port number in the core's address table. */
+  private readonly udpSockets = new Map<number, SocketPort>();
+  private nextUdpPort = 1;
   private readonly queue = new EventHeap();
   private order = 0;
   private disposed = false;
-  private readonly counters: Omit<MemorySwitchStats, 'sessions' | 'sockets' | 'queued' | 'drops'> = {
-    datagramsIn: 0,
-    datagramsOut: 0,
-    forwarded: 0,
-    registrations: 0,
-    refusalsSent: 0,
-    injected: 0,
-    lost: 0,
-    duplicated: 0,
-    reordered: 0,
-  };
-  private readonly drops: Record<MemorySwitchDropReason, number>;
+  private readonly counters = { datagramsOut: 0, injected: 0, lost: 0, duplicated: 0, reordered: 0 };
+  private readonly ownDrops = { queueFull: 0, socketClosed: 0 };
 
   constructor(options: MemorySwitchOptions = {}) {
     const seed = options.seed ?? 1;
     if (!Number.isInteger(seed)) throw new RangeError(`MemorySwitch: seed must be an integer, got ${String(seed)}`);
     this.impairRandom = mulberry32(seed);
     this.idRandom = mulberry32(seed ^ 0x5eed_1d5);
-    this.keepaliveMs = checkInteger(options.keepaliveMs, DEFAULT_KEEPALIVE_MS, 1, 0xffff, 'keepaliveMs');
-    this.maxSessions = checkInteger(options.maxSessions, DEFAULT_MAX_SESSIONS, 1, 1_000_000, 'maxSessions');
+    const keepaliveMs = checkInteger(options.keepaliveMs, DEFAULT_KEEPALIVE_MS, 1, 0xffff, 'keepaliveMs');
+    const maxSessions = checkInteger(options.maxSessions, DEFAULT_MAX_SESSIONS, 1, 1_000_000, 'maxSessions');
     this.maxQueued = checkInteger(options.maxQueuedDatagrams, DEFAULT_MAX_QUEUED, 1, 10_000_000, 'maxQueuedDatagrams');
     this.link = checkProfile(options.link ?? {});
     const start = options.startTimeMs ?? 0;
     if (typeof start !== 'number' || !Number.isFinite(start)) throw new RangeError(`MemorySwitch: startTimeMs must be a finite number, got ${String(start)}`);
     this.time = start;
-    this.relayId = this.randomBytes(RELAY_ID_BYTES);
     this.clock = { now: () => this.time };
     this.socketFactory = (url) => this.createSocket(url);
-    this.drops = {} as Record<MemorySwitchDropReason, number>;
-    for (const reason of MEMORY_SWITCH_DROP_REASONS) this.drops[reason] = 0;
+    this.core = new RelayCore<SwitchConnection, SwitchSession>(
+      {
+        relayId: this.randomBytes(RELAY_ID_BYTES),
+        endpoints: [this.udpUrl, this.wsUrl],
+        keepaliveMs,
+        maxSessions,
+        maxDatagramBytes: MAX_RELAY_DATAGRAM_BYTES,
+        sessionIdleMs: Infinity,
+        sessionDatagramsPerSecond: Infinity,
+        sessionBytesPerSecond: Infinity,
+        destinationBytesPerSecond: Infinity,
+        registrationsPerIpPerSecond: Infinity,
+        registrationBurstPerIp: Infinity,
+        maxRateLimitEntries: 1,
+        refusalsPerSecond: Infinity,
+        verifyToken: null,
+        randomFill: (bytes) => {
+          for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(this.idRandom() * 256);
+        },
+      },
+      {
+        // The core hands its own buffers (a kept REGISTERED, a DATA rewritten in place): the queue takes copies.
+        toSession: (session, bytes) => {
+          const socket = this.socketOfSession(session);
+          if (socket !== null) this.send(socket, new Uint8Array(bytes));
+          return true;
+        },
+        toAddress: (_ip, port, bytes) => {
+          const socket = this.udpSockets.get(port);
+          if (socket !== undefined) this.send(socket, new Uint8Array(bytes));
+        },
+        toConnection: (connection, bytes) => this.send(connection.socket, new Uint8Array(bytes)),
+      },
+      (session) => session,
+      start,
+    );
   }
 
   /** Virtual time now (ms). */
@@ -313,22 +343,32 @@ export class MemorySwitch {
       void socket.close();
       return socket;
     }
-    this.sockets.add(socket.port);
-    this.schedule(this.time, EventKind.Open, socket.port, null);
+    const port = socket.port;
+    if (port.padRegister) {
+      const udpPort = this.nextUdpPort++;
+      this.sockets.set(port, { udpPort, connection: null });
+      this.udpSockets.set(udpPort, port);
+    } else {
+      this.sockets.set(port, { udpPort: 0, connection: { ip: UDP_IP, session: null, socket: port } });
+    }
+    this.schedule(this.time, EventKind.Open, port, null);
     return socket;
   }
 
-  /** Moves virtual time to `nowMs` (never back) and delivers every datagram due by then. Returns how many events ran. */
+  /** Moves virtual time to `nowMs` (never back), running every datagram and timer due by then at its own time. Returns how many events ran. */
   deliver(nowMs: number = this.time): number {
-    if (typeof nowMs === 'number' && Number.isFinite(nowMs) && nowMs > this.time) this.time = nowMs;
+    const target = typeof nowMs === 'number' && Number.isFinite(nowMs) && nowMs > this.time ? nowMs : this.time;
     let ran = 0;
     while (ran < MAX_EVENTS_PER_DELIVER) {
       const next = this.queue.peek();
-      if (next === undefined || next.at > this.time) break;
+      if (next === undefined || next.at > target) break;
       this.queue.pop();
       ran++;
+      // Each event runs at its own time, so what it sends or arms is timed from then.
+      if (next.at > this.time) this.time = next.at;
       this.run(next);
     }
+    this.time = target;
     return ran;
   }
 
@@ -344,9 +384,10 @@ export class MemorySwitch {
 
   /** Sets the profile of the socket holding `sessionId` (null: back to the default). False when there is no such session. */
   setSessionLink(sessionId: bigint, profile: MemoryLinkProfile | null): boolean {
-    const session = this.sessions.get(sessionId);
-    if (session === undefined || session.socket === null) return false;
-    session.socket.setProfile(profile);
+    const session = this.core.findSession(sessionId);
+    const socket = session === undefined ? null : this.socketOfSession(session);
+    if (socket === null) return false;
+    socket.setProfile(profile);
     return true;
   }
 
@@ -356,23 +397,30 @@ export class MemorySwitch {
   }
 
   stats(): MemorySwitchStats {
+    const core = this.core.counters;
+    const drops = {} as Record<MemorySwitchDropReason, number>;
+    for (const reason of MEMORY_SWITCH_DROP_REASONS) drops[reason] = reason === 'queueFull' || reason === 'socketClosed' ? this.ownDrops[reason] : core.drops[reason];
     return {
       ...this.counters,
-      sessions: this.sessions.size,
+      datagramsIn: core.datagramsIn,
+      forwarded: core.forwarded,
+      registrations: core.registrations,
+      refusalsSent: core.refusalsSent,
+      sessions: this.core.sessionCount,
       sockets: this.sockets.size,
       queued: this.queue.size,
-      drops: { ...this.drops },
+      drops,
     };
   }
 
   /** Live session ids, oldest first. */
   sessionIds(): bigint[] {
-    return [...this.sessions.keys()];
+    return [...this.core.sessionValues()].map((session) => session.id);
   }
 
   /** The session a socket holds now, or null. */
   sessionOf(socket: MemorySocket): bigint | null {
-    return this.sessionBySocket.get(socket.port)?.id ?? null;
+    return this.sessionOfSocket(socket.port)?.id ?? null;
   }
 
   /**
@@ -391,34 +439,34 @@ export class MemorySwitch {
 
   /** Hands arbitrary bytes to the socket of session `destination`, as if the relay sent them. False when there is no such session. */
   injectRaw(destination: bigint, bytes: Uint8Array, delayMs = 0): boolean {
-    const session = typeof destination === 'bigint' ? this.sessions.get(destination) : undefined;
-    if (session === undefined || session.socket === null || !(bytes instanceof Uint8Array)) return false;
+    const session = typeof destination === 'bigint' && destination >= 0n && destination <= MAX_U64 ? this.core.findSession(destination) : undefined;
+    const socket = session === undefined ? null : this.socketOfSession(session);
+    if (socket === null || !(bytes instanceof Uint8Array)) return false;
     this.counters.injected++;
-    return this.schedule(this.time + Math.max(0, Number.isFinite(delayMs) ? delayMs : 0), EventKind.ToClient, session.socket, new Uint8Array(bytes));
+    return this.schedule(this.time + Math.max(0, Number.isFinite(delayMs) ? delayMs : 0), EventKind.ToClient, socket, new Uint8Array(bytes));
   }
 
   /** Forgets a session (as a relay that expired it): its owner learns from REFUSED 6 and registers again. */
   dropSession(sessionId: bigint): boolean {
-    const session = this.sessions.get(sessionId);
+    const session = this.core.findSession(sessionId);
     if (session === undefined) return false;
-    this.endSession(session);
+    this.core.endSession(session, 'expired');
     return true;
   }
 
   /** Closes the socket holding `sessionId` from the switch's side (a dropped WebSocket): its onClose fires at the next deliver(). */
   disconnect(sessionId: bigint): boolean {
-    const session = this.sessions.get(sessionId);
+    const session = this.core.findSession(sessionId);
     if (session === undefined) return false;
-    const socket = session.socket;
-    this.endSession(session);
+    const socket = this.socketOfSession(session);
+    this.core.endSession(session, 'closed');
     if (socket !== null) this.schedule(this.time, EventKind.Close, socket, null);
     return true;
   }
 
   /** A relay restart: a new relay id and no sessions; sockets stay open (as over UDP). */
   restart(): void {
-    for (const session of [...this.sessions.values()]) this.endSession(session);
-    this.relayId = this.randomBytes(RELAY_ID_BYTES);
+    this.core.restart(this.randomBytes(RELAY_ID_BYTES));
   }
 
   /** Drops everything queued, closes every socket (without onClose) and refuses new ones. Idempotent. */
@@ -426,9 +474,9 @@ export class MemorySwitch {
     if (this.disposed) return;
     this.disposed = true;
     this.queue.clear();
-    this.sessions.clear();
-    this.sessionBySocket.clear();
+    this.core.forgetAll();
     this.sockets.clear();
+    this.udpSockets.clear();
   }
 
   // --- from clients -----------------------------------------------------------------------------
@@ -468,170 +516,75 @@ export class MemorySwitch {
   };
 
   private readonly socketClosed = (socket: SocketPort): void => {
-    this.sockets.delete(socket);
-    const session = this.sessionBySocket.get(socket);
-    if (session !== undefined) this.endSession(session);
+    const session = this.sessionOfSocket(socket);
+    if (session !== undefined) this.core.endSession(session, 'closed');
+    this.forgetSocket(socket);
   };
 
+  private forgetSocket(socket: SocketPort): void {
+    const end = this.sockets.get(socket);
+    if (end === undefined) return;
+    this.sockets.delete(socket);
+    if (end.connection === null) this.udpSockets.delete(end.udpPort);
+  }
+
   private run(event: QueuedEvent): void {
+    if (event.kind === EventKind.Timer) {
+      const callback = event.timer?.callback ?? null;
+      if (event.timer !== null) event.timer.callback = null;
+      callback?.();
+      return;
+    }
+    const socket = event.socket as SocketPort;
     switch (event.kind) {
       case EventKind.Open:
-        event.socket.fireOpen();
+        socket.fireOpen();
         return;
       case EventKind.Close:
-        this.sockets.delete(event.socket);
-        event.socket.fireClose('closed by the memory switch');
+        this.forgetSocket(socket);
+        socket.fireClose('closed by the memory switch');
         return;
       case EventKind.ToClient:
-        if (event.socket.isClosed()) {
-          this.drops.socketClosed++;
+        if (socket.isClosed()) {
+          this.ownDrops.socketClosed++;
           return;
         }
         this.counters.datagramsOut++;
-        if (this.tap !== null) this.tap({ direction: 'out', sessionId: this.sessionBySocket.get(event.socket)?.id ?? null, bytes: new Uint8Array(event.bytes as Uint8Array) });
-        event.socket.fireMessage(event.bytes as Uint8Array);
+        if (this.tap !== null) this.tap({ direction: 'out', sessionId: this.sessionOfSocket(socket)?.id ?? null, bytes: new Uint8Array(event.bytes as Uint8Array) });
+        socket.fireMessage(event.bytes as Uint8Array);
         return;
       case EventKind.ToSwitch:
-        this.receive(event.socket, event.bytes as Uint8Array);
+        this.receive(socket, event.bytes as Uint8Array);
         return;
     }
   }
 
   private receive(socket: SocketPort, datagram: Uint8Array): void {
-    this.counters.datagramsIn++;
-    if (this.tap !== null) this.tap({ direction: 'in', sessionId: this.sessionBySocket.get(socket)?.id ?? null, bytes: new Uint8Array(datagram) });
-    if (datagram.length > MAX_RELAY_DATAGRAM_BYTES) {
-      this.drops.oversize++;
+    if (this.tap !== null) this.tap({ direction: 'in', sessionId: this.sessionOfSocket(socket)?.id ?? null, bytes: new Uint8Array(datagram) });
+    const end = this.sockets.get(socket);
+    if (end === undefined) {
+      // Closed while the datagram was on its way: the relay never hears from it.
+      this.ownDrops.socketClosed++;
       return;
     }
-    switch (datagram.length > 0 ? datagram[0] : -1) {
-      case RelayType.Data:
-        this.forward(socket, datagram);
-        return;
-      case RelayType.Register:
-        this.register(socket, datagram);
-        return;
-      case RelayType.Keepalive:
-      case RelayType.Leave:
-        this.sessionProof(socket, datagram);
-        return;
-      default:
-        this.drops.malformed++;
-    }
+    const outcome = end.connection === null ? this.core.handleUdp(UDP_IP, end.udpPort, datagram, this.time) : this.core.handleConnection(end.connection, datagram, this.time);
+    // The switch has no WebRTC: signalling is just a type it does not take.
+    if (outcome === 'rtcSignal') this.core.counters.drops.malformed++;
   }
 
-  private forward(socket: SocketPort, datagram: Uint8Array): void {
-    if (datagram.length <= DATA_HEADER_BYTES) {
-      this.drops.malformed++;
-      return;
-    }
-    const source = this.sessionBySocket.get(socket);
-    if (source === undefined) {
-      this.drops.unknownSource++;
-      this.refuse(socket, 0n, RefusalReason.UnknownSession, 'no session for this socket; register again', datagram.length);
-      return;
-    }
-    const destination = this.sessions.get(sessionIdFromBytes(datagram, 1));
-    if (destination === undefined) {
-      this.drops.unknownDestination++;
-      return;
-    }
-    if (destination.socket === null) {
-      this.drops.destinationUnbound++;
-      return;
-    }
-    // As the relay does: the same bytes, type 0x83 and the authenticated source in place of the destination.
-    datagram[0] = RelayType.Delivery;
-    datagram.set(source.idBytes, 1);
-    this.counters.forwarded++;
-    this.send(destination.socket, datagram);
+  private sessionOfSocket(socket: SocketPort): SwitchSession | undefined {
+    const end = this.sockets.get(socket);
+    if (end === undefined) return undefined;
+    if (end.connection !== null) return end.connection.session ?? undefined;
+    return this.core.findByAddress(UDP_IP, end.udpPort);
   }
 
-  private register(socket: SocketPort, datagram: Uint8Array): void {
-    if (socket.padRegister && datagram.length < MIN_UDP_REGISTER_BYTES) {
-      this.drops.tooShortRegister++;
-      return;
-    }
-    const decoded = decodeRelayDatagram(datagram);
-    if (!decoded.ok || decoded.value.kind !== 'register') {
-      this.drops.malformed++;
-      const reference = datagram.length >= 10 ? sessionIdFromBytes(datagram, 2) : 0n;
-      this.refuse(socket, reference, RefusalReason.Malformed, decoded.ok ? 'not a REGISTER' : decoded.error, datagram.length);
-      return;
-    }
-    const nonce = sessionIdFromBytes(decoded.value.nonce);
-    if (decoded.value.version !== RELAY_PROTOCOL_VERSION) {
-      this.drops.badVersion++;
-      this.refuse(socket, nonce, RefusalReason.UnsupportedVersion, `this switch speaks protocol version ${RELAY_PROTOCOL_VERSION}`, datagram.length);
-      return;
-    }
-    const existing = this.sessionBySocket.get(socket);
-    if (existing !== undefined && existing.nonce === nonce) {
-      // A retry whose answer was lost: the same session, the same answer.
-      this.answer(socket, existing.registered, datagram.length);
-      return;
-    }
-    // Over UDP the older session keeps its id without an address (a spoofed REGISTER must not end
-    // someone's session); over a WebSocket the connection's session is replaced.
-    if (existing !== undefined && !socket.padRegister) this.endSession(existing);
-    if (this.sessions.size >= this.maxSessions) {
-      this.drops.relayFull++;
-      this.refuse(socket, nonce, RefusalReason.RelayFull, 'memory switch full', datagram.length);
-      return;
-    }
-    const id = this.allocateSessionId();
-    const secret = this.randomBytes(SESSION_SECRET_BYTES);
-    const registered = encodeRegistered({ nonce: decoded.value.nonce, relayId: this.relayId, sessionId: id, secret, keepaliveMs: this.keepaliveMs, endpoints: this.endpoints });
-    const session: SwitchSession = { id, idBytes: sessionIdToBytes(id), secret, nonce, udp: socket.padRegister, socket: null, registered };
-    this.sessions.set(id, session);
-    this.bind(session, socket);
-    this.counters.registrations++;
-    this.answer(socket, registered, datagram.length);
-  }
-
-  private sessionProof(socket: SocketPort, datagram: Uint8Array): void {
-    if (datagram.length !== SESSION_PROOF_BYTES) {
-      this.drops.malformed++;
-      return;
-    }
-    const sessionId = sessionIdFromBytes(datagram, 1);
-    const session = this.sessions.get(sessionId);
-    if (session === undefined) {
-      this.drops.unknownSession++;
-      this.refuse(socket, sessionId, RefusalReason.UnknownSession, 'unknown session; register again', datagram.length);
-      return;
-    }
-    let same = 0;
-    for (let i = 0; i < SESSION_SECRET_BYTES; i++) same |= datagram[1 + 8 + i] ^ session.secret[i];
-    const transportMatches = session.udp ? socket.padRegister : session.socket === socket;
-    if (same !== 0 || !transportMatches) {
-      this.drops.spoofed++;
-      return;
-    }
-    if (datagram[0] === RelayType.Leave) {
-      this.endSession(session);
-      return;
-    }
-    // The secret proves ownership: a udp:// session follows its KEEPALIVE (NAT rebinding, or back
-    // from a newer session that took its socket).
-    if (session.socket !== socket) this.bind(session, socket);
-    this.answer(socket, encodeKeepaliveAck(session.id), datagram.length);
+  private socketOfSession(session: SwitchSession): SocketPort | null {
+    if (session.connection !== null) return session.connection.socket;
+    return session.address === null ? null : (this.udpSockets.get(session.port) ?? null);
   }
 
   // --- to clients -------------------------------------------------------------------------------
-
-  /** Control answers are never longer than what they answer (the relay's amplification rule). */
-  private answer(socket: SocketPort, bytes: Uint8Array, requestLength: number): void {
-    if (socket.padRegister && bytes.length > requestLength) return;
-    this.send(socket, new Uint8Array(bytes));
-  }
-
-  private refuse(socket: SocketPort, reference: bigint, reason: RefusalReason, detail: string, requestLength: number): void {
-    const bytes = encodeRefused(reference, reason, detail, requestLength);
-    if (bytes === null) return;
-    this.counters.refusalsSent++;
-    this.send(socket, bytes);
-  }
 
   private send(socket: SocketPort, bytes: Uint8Array): void {
     this.schedule(this.time, EventKind.ToClient, socket, bytes);
@@ -640,44 +593,11 @@ export class MemorySwitch {
   private schedule(at: number, kind: EventKind, socket: SocketPort, bytes: Uint8Array | null): boolean {
     if (this.disposed) return false;
     if (this.queue.size >= this.maxQueued) {
-      this.drops.queueFull++;
+      this.ownDrops.queueFull++;
       return false;
     }
-    this.queue.push({ at, order: this.order++, kind, socket, bytes });
+    this.queue.push({ at, order: this.order++, kind, socket, bytes, timer: null });
     return true;
-  }
-
-  // --- sessions ---------------------------------------------------------------------------------
-
-  private endSession(session: SwitchSession): void {
-    if (this.sessions.get(session.id) !== session) return;
-    this.sessions.delete(session.id);
-    this.unbind(session);
-  }
-
-  /** Binds a session to a socket; a session bound there before loses its binding (as the relay's address table). */
-  private bind(session: SwitchSession, socket: SocketPort): void {
-    this.unbind(session);
-    const previous = this.sessionBySocket.get(socket);
-    if (previous !== undefined && previous !== session) previous.socket = null;
-    this.sessionBySocket.set(socket, session);
-    session.socket = socket;
-  }
-
-  private unbind(session: SwitchSession): void {
-    const socket = session.socket;
-    if (socket === null) return;
-    if (this.sessionBySocket.get(socket) === session) this.sessionBySocket.delete(socket);
-    session.socket = null;
-  }
-
-  private allocateSessionId(): bigint {
-    // Bounded: with at most 1,000,000 sessions among 2^64 ids, a collision is astronomically rare.
-    for (let attempt = 0; attempt < 64; attempt++) {
-      const id = (BigInt(Math.floor(this.idRandom() * 2 ** 32)) << 32n) | BigInt(Math.floor(this.idRandom() * 2 ** 32));
-      if (id !== 0n && !this.sessions.has(id)) return id;
-    }
-    throw new Error('MemorySwitch: no free session id after 64 draws');
   }
 
   private randomBytes(count: number): Uint8Array {

@@ -43,6 +43,17 @@ export interface RelayRegistration {
  */
 export type RelayTokenSource = string | (() => string | undefined | Promise<string | undefined>);
 
+/** Where a RelayClient's REGISTER retries, reconnects and KEEPALIVEs are timed: the host's timers by default, a MemorySwitch's virtual ones in unit tests. */
+export interface RelayTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const hostTimers: RelayTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 export interface RelayClientOptions {
   url: string;
   token?: RelayTokenSource;
@@ -59,6 +70,8 @@ export interface RelayClientOptions {
   transport?: TransportPreference;
   /** WebRTC link: from the start of an attempt to an open data channel, at most (default 5000 ms). */
   rtcConnectTimeoutMs?: number;
+  /** Timers for retries, reconnects and keepalives (default the host's setTimeout). */
+  timers?: RelayTimers;
 }
 
 /**
@@ -169,8 +182,9 @@ export class RelayClient {
   private receivedAtLastKeepalive = 0;
   /** The relay answered a KEEPALIVE of this session: the link was healthy. */
   private sessionConfirmed = false;
-  private retryTimer: ReturnType<typeof setTimeout> | null = null;
-  private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly timers: RelayTimers;
+  private retryTimer: unknown = null;
+  private keepaliveTimer: unknown = null;
   private disposing: Promise<void> | null = null;
   private loggedNonFinalRefusal = false;
   private publicState: RelayLinkState = 'connecting';
@@ -199,6 +213,7 @@ export class RelayClient {
     // One generator for the client's whole life, so a seed gives one sequence across reconnects.
     this.conditionerRandom = this.conditioner !== null ? mulberry32(this.conditioner.seed ?? 1) : null;
     this.initialDelayMs = checkDelay(options.reconnectInitialDelayMs, 100, 'reconnectInitialDelayMs');
+    this.timers = checkTimers(options.timers);
     this.maxDelayMs = Math.max(this.initialDelayMs, checkDelay(options.reconnectMaxDelayMs, 5000, 'reconnectMaxDelayMs'));
     this.backoffMs = this.initialDelayMs;
     if (options.socketFactory === undefined && this.relay.scheme === 'udp' && !isNode()) {
@@ -380,7 +395,7 @@ export class RelayClient {
     const padToBytes = this.relay.scheme === 'udp' ? MIN_UDP_REGISTER_BYTES : 0;
     this.sendControl(encodeRegister({ nonce: this.nonce, token: this.token, padToBytes }));
     this.clearRetryTimer();
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.timers.setTimeout(() => {
       this.retryTimer = null;
       if (this.state !== 'registering') return;
       this.attemptFailed(this.lastCause ?? 'no answer to REGISTER');
@@ -448,9 +463,19 @@ export class RelayClient {
     this.lastCause = null;
     if (this.publicState === 'unreachable') this.logger.info(`relay ${this.relay.url}: registered again after being unreachable`);
     this.setPublicState('registered', null);
-    this.keepaliveTimer = setInterval(() => this.keepalive(), this.keepaliveMs);
+    this.armKeepalive();
     this.rawSocket?.sessionRegistered?.(registration.sessionId);
     this.onRegistered?.(registration);
+  }
+
+  /** One tick every keepaliveMs while registered (a re-armed timeout: injected timers need only setTimeout). */
+  private armKeepalive(): void {
+    this.keepaliveTimer = this.timers.setTimeout(() => {
+      this.keepaliveTimer = null;
+      if (this.state !== 'registered') return;
+      this.armKeepalive();
+      this.keepalive();
+    }, this.keepaliveMs);
   }
 
   private keepalive(): void {
@@ -529,7 +554,7 @@ export class RelayClient {
     this.backoffMs = Math.min(this.backoffMs * 2, this.maxDelayMs);
     this.sessionConfirmed = false;
     this.clearRetryTimer();
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.timers.setTimeout(() => {
       this.retryTimer = null;
       if (this.state === 'waiting') this.connect();
     }, delay);
@@ -585,13 +610,21 @@ export class RelayClient {
   }
 
   private clearRetryTimer(): void {
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    if (this.retryTimer !== null) this.timers.clearTimeout(this.retryTimer);
     this.retryTimer = null;
   }
 
   private clearTimers(): void {
     this.clearRetryTimer();
-    if (this.keepaliveTimer !== null) clearInterval(this.keepaliveTimer);
+    if (this.keepaliveTimer !== null) this.timers.clearTimeout(this.keepaliveTimer);
     this.keepaliveTimer = null;
   }
+}
+
+function checkTimers(timers: RelayTimers | undefined): RelayTimers {
+  if (timers === undefined) return hostTimers;
+  if (timers === null || typeof timers !== 'object' || typeof timers.setTimeout !== 'function' || typeof timers.clearTimeout !== 'function') {
+    throw new TypeError('RelayClient: timers must be an object with setTimeout(callback, ms) and clearTimeout(handle)');
+  }
+  return timers;
 }

@@ -1,0 +1,141 @@
+/**
+ * The relay core's session table: by session id for forwarding, by UDP source address for sender
+ * authentication. Lookups take numbers and strings the datagram handler already has, so the
+ * per-datagram path allocates nothing (no BigInt, no "ip:port" string). No Node imports: the
+ * randomness for ids comes from the caller.
+ */
+import type { InboundBudget } from './inbound-budget';
+
+/** A stream connection (a WebSocket, or a memory socket standing for one): at most one session at a time. */
+export interface CoreConnection<S> {
+  readonly ip: string;
+  session: S | null;
+}
+
+export interface CoreSession<C> {
+  readonly id: bigint;
+  readonly idHigh: number;
+  readonly idLow: number;
+  /** The id as 8 bytes, stamped into forwarded DATA. */
+  readonly idBytes: Uint8Array;
+  readonly secret: Uint8Array;
+  /** The REGISTER nonce, so a repeated REGISTER gets the same answer. */
+  readonly nonce: bigint;
+  readonly transport: 'udp' | 'ws';
+  /** The client's IP, for logs and per-IP limits. */
+  readonly ip: string;
+  /** UDP: the bound source address; null once another session took it. */
+  address: string | null;
+  port: number;
+  /** Stream sessions: their connection. */
+  readonly connection: C | null;
+  /** The REGISTERED answer, kept to repeat it. */
+  readonly registered: Uint8Array;
+  lastSeenMs: number;
+  datagramTokens: number;
+  byteTokens: number;
+  refilledAtMs: number;
+  /** What sources may forward to this session, made on the first DATA to it and dropped when idle and full. */
+  inbound: InboundBudget | null;
+}
+
+export interface SessionId {
+  id: bigint;
+  high: number;
+  low: number;
+  bytes: Uint8Array;
+}
+
+/** Draws before allocateId gives up: with at most millions of sessions among 2^32 low halves, reaching it means a broken generator. */
+const MAX_ID_DRAWS = 64;
+
+export class SessionTable<S extends CoreSession<unknown>> {
+  /** By the low 32 bits of the id, which are kept unique among live sessions. Insertion order: oldest first. */
+  private readonly byIdLow = new Map<number, S>();
+  /** port → ip → session. */
+  private readonly byAddress = new Map<number, Map<string, S>>();
+  private udp = 0;
+  private ws = 0;
+
+  constructor(private readonly randomFill: (bytes: Uint8Array) => void) {}
+
+  get size(): number {
+    return this.byIdLow.size;
+  }
+
+  get udpCount(): number {
+    return this.udp;
+  }
+
+  get wsCount(): number {
+    return this.ws;
+  }
+
+  findById(high: number, low: number): S | undefined {
+    const session = this.byIdLow.get(low);
+    return session !== undefined && session.idHigh === high ? session : undefined;
+  }
+
+  findByAddress(address: string, port: number): S | undefined {
+    return this.byAddress.get(port)?.get(address);
+  }
+
+  /** A random non-zero id whose low 32 bits no live session uses. */
+  allocateId(): SessionId {
+    for (let draw = 0; draw < MAX_ID_DRAWS; draw++) {
+      const bytes = new Uint8Array(8);
+      this.randomFill(bytes);
+      const view = new DataView(bytes.buffer);
+      const high = view.getUint32(0);
+      const low = view.getUint32(4);
+      if ((high === 0 && low === 0) || this.byIdLow.has(low)) continue;
+      return { id: (BigInt(high) << 32n) | BigInt(low), high, low, bytes };
+    }
+    throw new Error(`relay core: no free session id after ${MAX_ID_DRAWS} draws (is the random source broken?)`);
+  }
+
+  add(session: S): void {
+    this.byIdLow.set(session.idLow, session);
+    if (session.transport === 'udp') this.udp++;
+    else this.ws++;
+    if (session.address !== null) this.bind(session, session.address, session.port);
+  }
+
+  /** Binds a UDP session to an address; a session bound there before loses its binding. */
+  bind(session: S, address: string, port: number): void {
+    this.unbind(session);
+    let byIp = this.byAddress.get(port);
+    if (byIp === undefined) {
+      byIp = new Map();
+      this.byAddress.set(port, byIp);
+    }
+    const previous = byIp.get(address);
+    if (previous !== undefined && previous !== session) previous.address = null;
+    byIp.set(address, session);
+    session.address = address;
+    session.port = port;
+  }
+
+  remove(session: S): boolean {
+    if (this.byIdLow.get(session.idLow) !== session) return false;
+    this.byIdLow.delete(session.idLow);
+    this.unbind(session);
+    if (session.transport === 'udp') this.udp--;
+    else this.ws--;
+    return true;
+  }
+
+  values(): IterableIterator<S> {
+    return this.byIdLow.values();
+  }
+
+  private unbind(session: S): void {
+    if (session.address === null) return;
+    const byIp = this.byAddress.get(session.port);
+    if (byIp !== undefined && byIp.get(session.address) === session) {
+      byIp.delete(session.address);
+      if (byIp.size === 0) this.byAddress.delete(session.port);
+    }
+    session.address = null;
+  }
+}
