@@ -16,6 +16,7 @@ import {
   type RelayDatagram,
 } from '../../plugin/net/wire/relay-codec';
 import { createRelayToken, verifyRelayToken } from '../../server/relay/token';
+import { testRelaySecret } from '../helpers/secrets';
 
 interface Conn extends CoreConnection<Sess> {
   readonly name: string;
@@ -85,7 +86,7 @@ function harness(overrides: Partial<RelayCoreConfig> = {}, start = 1000) {
     return answer;
   };
   const connect = (name: string, now: number): { conn: Conn; id: bigint; secret: Uint8Array } => {
-    const conn: Conn = { name, ip: '10.0.0.9', session: null };
+    const conn: Conn = { name, ip: '127.0.0.9', session: null };
     core.handleConnection(conn, encodeRegister({ nonce: Uint8Array.of(1, 0, 0, 0, 0, 0, 0, nonce++) }), now);
     const answer = sent.pop()?.message;
     if (answer?.kind !== 'registered') throw new Error('expected REGISTERED over the connection');
@@ -109,24 +110,24 @@ const payload = Uint8Array.of(1, 2, 3);
 describe('relay core (no sockets, virtual time)', () => {
   it('forwards DATA from a UDP address to a connection and back, stamped with the authenticated source', () => {
     const h = harness();
-    const a = h.registerOk('10.0.0.1', 4000, 1000);
+    const a = h.registerOk('127.0.0.1', 4000, 1000);
     const b = h.connect('b', 1000);
-    expect(h.core.handleUdp('10.0.0.1', 4000, encodeData(b.id, payload), 1001)).to.equal('ok');
+    expect(h.core.handleUdp('127.0.0.1', 4000, encodeData(b.id, payload), 1001)).to.equal('ok');
     expect(h.sent.shift()).to.deep.include({ to: 'b', message: { kind: 'delivery', source: a.sessionId, payload } });
     expect(h.core.handleConnection(b.conn, encodeData(a.sessionId, payload), 1002)).to.equal('ok');
-    expect(h.sent.shift()).to.deep.include({ to: '10.0.0.1:4000', message: { kind: 'delivery', source: b.id, payload } });
+    expect(h.sent.shift()).to.deep.include({ to: '127.0.0.1:4000', message: { kind: 'delivery', source: b.id, payload } });
     // DATA from an address with no session: REFUSED 6, counted unknownSource.
-    expect(h.core.handleUdp('10.0.0.2', 4000, encodeData(b.id, payload), 1003)).to.equal('unknownSource');
+    expect(h.core.handleUdp('127.0.0.2', 4000, encodeData(b.id, payload), 1003)).to.equal('unknownSource');
     expect(h.sent.shift()?.message).to.deep.include({ kind: 'refused', reason: RefusalReason.UnknownSession });
     expect(h.core.counters).to.deep.include({ forwarded: 2, registrations: 2 });
   });
 
   it('expires a silent session at the first handleTimeout past sessionIdleMs, and not before', () => {
     const h = harness({ sessionIdleMs: 10_000 });
-    const a = h.registerOk('10.0.0.1', 4000, 1000);
+    const a = h.registerOk('127.0.0.1', 4000, 1000);
     const b = h.connect('b', 1000);
     expect(h.core.nextTimeout()).to.equal(1000 + h.core.sweepEveryMs);
-    h.core.handleUdp('10.0.0.1', 4000, encodeKeepalive(a.sessionId, a.secret), 6000);
+    h.core.handleUdp('127.0.0.1', 4000, encodeKeepalive(a.sessionId, a.secret), 6000);
     h.core.handleTimeout(11_000);
     expect(h.core.sessionCount).to.equal(2);
     h.core.handleTimeout(11_001);
@@ -138,66 +139,66 @@ describe('relay core (no sockets, virtual time)', () => {
   });
 
   it('checks tokens with the injected verifier: REFUSED 1, 2, 3 and a session for a good one', () => {
-    const secret = 'core-test-secret';
+    const secret = testRelaySecret('relay core');
     let wallSeconds = 2_000_000_000;
     const verifyToken = (token: string): CoreTokenStatus => verifyRelayToken(secret, token, wallSeconds);
     const h = harness({ verifyToken });
     const token = createRelayToken(secret, { ttlSeconds: 60 }, wallSeconds);
-    expect(h.register('10.0.0.1', 1, 1000).answer).to.deep.include({ kind: 'refused', reason: RefusalReason.TokenMissing });
-    expect(h.register('10.0.0.1', 2, 1000, createRelayToken('another', { ttlSeconds: 60 }, wallSeconds)).answer).to.deep.include({ kind: 'refused', reason: RefusalReason.TokenInvalid });
-    expect(h.register('10.0.0.1', 3, 1000, token).answer?.kind).to.equal('registered');
+    expect(h.register('127.0.0.1', 1, 1000).answer).to.deep.include({ kind: 'refused', reason: RefusalReason.TokenMissing });
+    expect(h.register('127.0.0.1', 2, 1000, createRelayToken(testRelaySecret('another relay'), { ttlSeconds: 60 }, wallSeconds)).answer).to.deep.include({ kind: 'refused', reason: RefusalReason.TokenInvalid });
+    expect(h.register('127.0.0.1', 3, 1000, token).answer?.kind).to.equal('registered');
     wallSeconds += 60;
-    expect(h.register('10.0.0.1', 4, 1000, token).answer).to.deep.include({ kind: 'refused', reason: RefusalReason.TokenExpired });
+    expect(h.register('127.0.0.1', 4, 1000, token).answer).to.deep.include({ kind: 'refused', reason: RefusalReason.TokenExpired });
     expect(h.core.counters.drops.tokenRefused).to.equal(3);
   });
 
   it("limits a session's datagram rate, refilled as virtual time passes", () => {
     const h = harness({ sessionDatagramsPerSecond: 10, sessionBytesPerSecond: 1_000_000 });
-    const a = h.registerOk('10.0.0.1', 4000, 1000);
-    const b = h.registerOk('10.0.0.2', 4000, 1000);
-    const outcomes = Array.from({ length: 12 }, () => h.core.handleUdp('10.0.0.1', 4000, encodeData(b.sessionId, payload), 1000));
+    const a = h.registerOk('127.0.0.1', 4000, 1000);
+    const b = h.registerOk('127.0.0.2', 4000, 1000);
+    const outcomes = Array.from({ length: 12 }, () => h.core.handleUdp('127.0.0.1', 4000, encodeData(b.sessionId, payload), 1000));
     expect(outcomes.filter((o) => o === 'ok')).to.have.length(10);
     expect(outcomes.filter((o) => o === 'rateLimited')).to.have.length(2);
-    expect(h.core.handleUdp('10.0.0.1', 4000, encodeData(b.sessionId, payload), 1100)).to.equal('ok');
-    expect(h.core.handleUdp('10.0.0.1', 4000, encodeData(b.sessionId, payload), 1100)).to.equal('rateLimited');
+    expect(h.core.handleUdp('127.0.0.1', 4000, encodeData(b.sessionId, payload), 1100)).to.equal('ok');
+    expect(h.core.handleUdp('127.0.0.1', 4000, encodeData(b.sessionId, payload), 1100)).to.equal('rateLimited');
     expect(a.sessionId).to.not.equal(b.sessionId);
   });
 
   it('limits REGISTERs per IP (REFUSED 5) and refusals overall (suppressed, counted)', () => {
     const h = harness({ registrationsPerIpPerSecond: 2, registrationBurstPerIp: 2, refusalsPerSecond: 1 });
-    h.registerOk('10.0.0.1', 1, 1000);
-    h.registerOk('10.0.0.1', 2, 1000);
-    expect(h.register('10.0.0.1', 3, 1000)).to.deep.include({ outcome: 'registerRateLimited' });
+    h.registerOk('127.0.0.1', 1, 1000);
+    h.registerOk('127.0.0.1', 2, 1000);
+    expect(h.register('127.0.0.1', 3, 1000)).to.deep.include({ outcome: 'registerRateLimited' });
     expect(h.core.counters.refusalsSent).to.equal(1);
     // The refusal bucket is empty now: the next refusal is counted, not sent.
-    expect(h.register('10.0.0.1', 4, 1000).answer).to.equal(undefined);
+    expect(h.register('127.0.0.1', 4, 1000).answer).to.equal(undefined);
     expect(h.core.counters.refusalsSuppressed).to.equal(1);
-    h.registerOk('10.0.0.2', 1, 1000);
-    h.registerOk('10.0.0.1', 5, 1500);
+    h.registerOk('127.0.0.2', 1, 1000);
+    h.registerOk('127.0.0.1', 5, 1500);
   });
 
   it("bounds what all sources forward to one destination (its inbound budget)", () => {
     const h = harness({ destinationBytesPerSecond: 10_000, maxDatagramBytes: 300 });
-    const b = h.registerOk('10.0.0.2', 4000, 1000);
-    h.registerOk('10.0.0.1', 4000, 1000);
+    const b = h.registerOk('127.0.0.2', 4000, 1000);
+    h.registerOk('127.0.0.1', 4000, 1000);
     const big = new Uint8Array(80);
     let ok = 0;
-    for (let i = 0; i < 400; i++) if (h.core.handleUdp('10.0.0.1', 4000, encodeData(b.sessionId, big), 1000) === 'ok') ok++;
+    for (let i = 0; i < 400; i++) if (h.core.handleUdp('127.0.0.1', 4000, encodeData(b.sessionId, big), 1000) === 'ok') ok++;
     expect(ok).to.be.greaterThan(0).and.lessThan(400);
     expect(h.core.counters.drops.inboundLimited).to.equal(400 - ok);
     // One second later the destination takes about its rate again.
     let later = 0;
-    for (let i = 0; i < 400; i++) if (h.core.handleUdp('10.0.0.1', 4000, encodeData(b.sessionId, big), 2000) === 'ok') later++;
+    for (let i = 0; i < 400; i++) if (h.core.handleUdp('127.0.0.1', 4000, encodeData(b.sessionId, big), 2000) === 'ok') later++;
     expect(later).to.be.within(1, Math.ceil(10_000 / (80 + 9 + 64)) + 1);
   });
 
   it('refuses past maxSessions (REFUSED 4), never answers UDP with more bytes than it got, and drops short UDP REGISTERs', () => {
     const h = harness({ maxSessions: 1 });
-    h.registerOk('10.0.0.1', 1, 1000);
-    expect(h.register('10.0.0.1', 2, 1000)).to.deep.include({ outcome: 'relayFull' });
-    expect(h.core.handleUdp('10.0.0.1', 3, encodeRegister({ nonce: new Uint8Array(8) }), 1000)).to.equal('tooShortRegister');
+    h.registerOk('127.0.0.1', 1, 1000);
+    expect(h.register('127.0.0.1', 2, 1000)).to.deep.include({ outcome: 'relayFull' });
+    expect(h.core.handleUdp('127.0.0.1', 3, encodeRegister({ nonce: new Uint8Array(8) }), 1000)).to.equal('tooShortRegister');
     // A 26-byte KEEPALIVE for an unknown session: the REFUSED fits in 26 bytes.
-    h.core.handleUdp('10.0.0.9', 9, encodeKeepalive(5n, new Uint8Array(16)), 1000);
+    h.core.handleUdp('127.0.0.9', 9, encodeKeepalive(5n, new Uint8Array(16)), 1000);
     const refusal = h.sent.pop();
     expect(refusal?.message.kind).to.equal('refused');
     expect(refusal?.length).to.be.at.most(encodeKeepalive(5n, new Uint8Array(16)).length);
@@ -205,27 +206,27 @@ describe('relay core (no sockets, virtual time)', () => {
 
   it('moves a UDP session to a new address on a KEEPALIVE with its secret (NAT rebinding); a wrong secret is spoofed', () => {
     const h = harness();
-    const a = h.registerOk('10.0.0.1', 4000, 1000);
+    const a = h.registerOk('127.0.0.1', 4000, 1000);
     const b = h.connect('b', 1000);
-    expect(h.core.handleUdp('10.0.0.1', 5000, encodeKeepalive(a.sessionId, new Uint8Array(16)), 1001)).to.equal('spoofed');
-    expect(h.core.handleUdp('10.0.0.1', 5000, encodeKeepalive(a.sessionId, a.secret), 1002)).to.equal('ok');
-    expect(h.sent.pop()).to.deep.include({ to: '10.0.0.1:5000', message: { kind: 'keepaliveAck', sessionId: a.sessionId } });
+    expect(h.core.handleUdp('127.0.0.1', 5000, encodeKeepalive(a.sessionId, new Uint8Array(16)), 1001)).to.equal('spoofed');
+    expect(h.core.handleUdp('127.0.0.1', 5000, encodeKeepalive(a.sessionId, a.secret), 1002)).to.equal('ok');
+    expect(h.sent.pop()).to.deep.include({ to: '127.0.0.1:5000', message: { kind: 'keepaliveAck', sessionId: a.sessionId } });
     h.core.handleConnection(b.conn, encodeData(a.sessionId, payload), 1003);
-    expect(h.sent.pop()?.to).to.equal('10.0.0.1:5000');
+    expect(h.sent.pop()?.to).to.equal('127.0.0.1:5000');
     // A KEEPALIVE of a connection's session over UDP is spoofed, over its own connection fine; LEAVE ends it.
-    expect(h.core.handleUdp('10.0.0.1', 5000, encodeKeepalive(b.id, b.secret), 1004)).to.equal('spoofed');
+    expect(h.core.handleUdp('127.0.0.1', 5000, encodeKeepalive(b.id, b.secret), 1004)).to.equal('spoofed');
     expect(h.core.handleConnection(b.conn, encodeLeave(b.id, b.secret), 1005)).to.equal('ok');
     expect(h.ended).to.deep.equal([[b.id, 'left']]);
   });
 
   it("counts backpressure when the adapter cannot take forwarded DATA, and takes a session's side-channel datagrams as its own", () => {
     const h = harness();
-    const a = h.registerOk('10.0.0.1', 4000, 1000);
+    const a = h.registerOk('127.0.0.1', 4000, 1000);
     const b = h.connect('b', 1000);
     expect(h.core.handleChannel(b.conn.session as Sess, encodeData(a.sessionId, payload), 1001)).to.equal('ok');
     expect(h.sent.pop()?.message).to.deep.include({ kind: 'delivery', source: b.id });
     h.refuseBackpressure();
-    expect(h.core.handleUdp('10.0.0.1', 4000, encodeData(b.id, payload), 1002)).to.equal('backpressure');
+    expect(h.core.handleUdp('127.0.0.1', 4000, encodeData(b.id, payload), 1002)).to.equal('backpressure');
     expect(h.core.counters.drops.backpressure).to.equal(1);
     expect(h.core.handleConnection(b.conn, Uint8Array.of(0x80, 1), 1003, false)).to.equal('malformed');
   });
