@@ -522,6 +522,12 @@ export class NetworkManager {
     const handshake = link.session.pollHandshake(now);
     if (handshake) this.sendTo(link, destination, handshake);
     if (!link.session.isEstablished) return;
+    if (link.connection.packetNumbersExhausted) {
+      // 2^53 packets (PROTOCOL.md §5.6 rule 8): unreachable in practice, but never a throw in flush.
+      this.removePeer(link);
+      this.setState(link, 'closed', 'packet numbers exhausted (2^53); open the peer again');
+      return;
+    }
     for (const packet of link.connection.poll(now)) this.sealAndSend(link, packet);
   }
 
@@ -530,7 +536,8 @@ export class NetworkManager {
     const stillClosing: ClosingPeer[] = [];
     for (const entry of this.closing) {
       if (this.relay.registration !== null) {
-        this.sealAndSend(entry.link, entry.link.connection.closePacket(0, now));
+        const packet = entry.link.connection.closePacket(0, now);
+        if (packet !== null) this.sealAndSend(entry.link, packet);
       }
       entry.repeatsLeft--;
       if (entry.repeatsLeft > 0) stillClosing.push(entry);

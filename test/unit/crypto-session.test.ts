@@ -136,11 +136,14 @@ describe('crypto: roles and packet types', () => {
     expect(peerPacketType(Uint8Array.of(4))).to.equal(PeerPacketType.Hello);
   });
 
-  it('packet numbers run out with headroom before 2^32', () => {
+  it('packet numbers run past 2^32 and out only with headroom before 2^53 (issue 13.3)', () => {
     expect(isPacketNumberExhausted(0)).to.equal(false);
     expect(isPacketNumberExhausted(2 ** 31)).to.equal(false);
+    expect(isPacketNumberExhausted(2 ** 32)).to.equal(false);
+    expect(isPacketNumberExhausted(2 ** 52)).to.equal(false);
+    expect(MAX_PACKET_NUMBER).to.equal(Number.MAX_SAFE_INTEGER);
     expect(isPacketNumberExhausted(MAX_PACKET_NUMBER)).to.equal(true);
-    expect(isPacketNumberExhausted(2 ** 32)).to.equal(true);
+    expect(isPacketNumberExhausted(MAX_PACKET_NUMBER - 0xffff)).to.equal(true);
     expect(isPacketNumberExhausted(Number.NaN)).to.equal(true);
   });
 });
@@ -469,8 +472,8 @@ describe('crypto: DATA packets', () => {
     pair.initiator.seal(10, bytes('x'));
     expect(() => pair.initiator.seal(10, bytes('x'))).to.throw(/nonce would repeat/);
     expect(() => pair.initiator.seal(9, bytes('x'))).to.throw(/nonce would repeat/);
-    expect(() => pair.initiator.seal(2 ** 32, bytes('x'))).to.throw(/u32/);
-    expect(() => pair.initiator.seal(1.5, bytes('x'))).to.throw(/u32/);
+    expect(() => pair.initiator.seal(2 ** 53, bytes('x'))).to.throw(/0\.\.2\^53-1/);
+    expect(() => pair.initiator.seal(1.5, bytes('x'))).to.throw(/0\.\.2\^53-1/);
   });
 
   it('a packet from another pair of peers does not open', () => {

@@ -239,8 +239,8 @@ describe('reliability flow (virtual time)', () => {
       b.queuePing();
       const [ping] = b.poll(1);
       a.receive(ping.packetNumber, ping.payload, 2);
-      const first = a.closePacket(0, 3);
-      const second = a.closePacket(0, 4);
+      const first = a.closePacket(0, 3)!;
+      const second = a.closePacket(0, 4)!;
       expect(second.packetNumber).to.equal(first.packetNumber + 1);
       expect(types([first])).to.deep.equal([['ack', 'close']]);
       expect(b.receive(first.packetNumber, first.payload, 5)).to.deep.equal({ accepted: true });

@@ -30,20 +30,24 @@ export const RESP_PAYLOAD_BYTES = 8;
 export const INIT_BYTES = 1 + KEY_BYTES + INIT_PAYLOAD_BYTES + TAG_BYTES; // 65
 export const RESP_BYTES = 1 + KEY_BYTES + RESP_PAYLOAD_BYTES + TAG_BYTES; // 57
 export const HELLO_BYTES = 1;
-/** DATA header: type, key phase, packet number u32. It is the AEAD's associated data. */
+/** DATA header: type, key phase, the packet number's low 32 bits. It is the AEAD's associated data. */
 export const DATA_HEADER_BYTES = 6;
 /** The smallest DATA packet: header and tag around an empty plaintext. */
 export const DATA_OVERHEAD_BYTES = DATA_HEADER_BYTES + TAG_BYTES;
 
-export const MAX_PACKET_NUMBER = 0xffff_ffff;
 /**
- * Packet numbers are the AEAD nonce, so a connection never reuses one. Past this number the
- * connection must reset with a new incarnation (fresh keys, packet numbers from 0) — the headroom
- * leaves room for packets in flight and the reset itself.
+ * Packet numbers run to 2^53 − 1 (exact in a JavaScript number). The whole number is the AEAD
+ * nonce (Noise's 64-bit counter); the DATA header carries its low 32 bits and the receiver
+ * restores the rest from the largest number it has opened (PROTOCOL.md §5.3).
+ */
+export const MAX_PACKET_NUMBER = Number.MAX_SAFE_INTEGER;
+/**
+ * Past this number a connection must reset with a new incarnation (fresh keys, packet numbers
+ * from 0); the headroom leaves room for packets in flight. 2^53 is out of reach in practice.
  */
 export const PACKET_NUMBER_RESET_THRESHOLD = MAX_PACKET_NUMBER - 0xffff;
 
-/** True once `nextPacketNumber` is too close to 2^32 to keep using this connection. */
+/** True once `nextPacketNumber` is too close to 2^53 to keep using this connection. */
 export function isPacketNumberExhausted(nextPacketNumber: number): boolean {
   return !(nextPacketNumber < PACKET_NUMBER_RESET_THRESHOLD);
 }

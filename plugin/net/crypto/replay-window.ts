@@ -18,7 +18,7 @@ export class ReplayWindow {
   check(packetNumber: number): boolean {
     if (packetNumber > this.highest) return true;
     if (this.highest - packetNumber >= REPLAY_WINDOW_SIZE) return false;
-    return (this.bits[(packetNumber >>> 5) % WORDS] & (1 << (packetNumber & 31))) === 0;
+    return (this.bits[Math.floor(packetNumber / 32) % WORDS] & (1 << (packetNumber % 32))) === 0;
   }
 
   /** Records `packetNumber` as received. Idempotent; a number outside the window is ignored. */
@@ -28,7 +28,7 @@ export class ReplayWindow {
     } else if (this.highest - packetNumber >= REPLAY_WINDOW_SIZE) {
       return;
     }
-    this.bits[(packetNumber >>> 5) % WORDS] |= 1 << (packetNumber & 31);
+    this.bits[Math.floor(packetNumber / 32) % WORDS] |= 1 << (packetNumber % 32);
   }
 
   get highestMarked(): number {
@@ -37,8 +37,9 @@ export class ReplayWindow {
 
   /** Clears the bits of the numbers the window slides over, a word at a time. */
   private advanceTo(packetNumber: number): void {
-    const oldWord = this.highest < 0 ? -1 : this.highest >>> 5;
-    const newWord = packetNumber >>> 5;
+    // Packet numbers go up to 2^53: word and bit by division, not 32-bit shifts.
+    const oldWord = this.highest < 0 ? -1 : Math.floor(this.highest / 32);
+    const newWord = Math.floor(packetNumber / 32);
     if (newWord - oldWord >= WORDS) {
       this.bits.fill(0);
     } else {

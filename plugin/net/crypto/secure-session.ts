@@ -157,6 +157,8 @@ export class SecureSession {
   private remoteIncarnationValue: bigint | null = null;
   /** Initiator: when the first packet sealed since the last one that opened was sealed (null: none). */
   private unansweredSince: number | null = null;
+  /** The largest packet number opened under any key: the reference the next header's low 32 bits are expanded against. */
+  private largestOpened = -1;
 
   private handshakeTokens = HANDSHAKE_BUDGET_BURST;
   private handshakeTokensAt: number | null = null;
@@ -272,7 +274,7 @@ export class SecureSession {
     const keys = this.current;
     if (keys === null) throw new Error('SecureSession.seal: not established yet (check isEstablished)');
     if (!Number.isInteger(packetNumber) || packetNumber < 0 || packetNumber > MAX_PACKET_NUMBER) {
-      throw new RangeError(`SecureSession.seal: packet number must be a u32, got ${packetNumber}`);
+      throw new RangeError(`SecureSession.seal: packet number must be an integer in 0..2^53-1, got ${packetNumber}`);
     }
     if (packetNumber <= keys.lastSealed) {
       throw new RangeError(`SecureSession.seal: packet number ${packetNumber} not above ${keys.lastSealed}: the nonce would repeat`);
@@ -283,7 +285,7 @@ export class SecureSession {
     }
     buffer[offset] = PeerPacketType.Data;
     buffer[offset + 1] = keys.sendPhase;
-    writeU32(buffer, offset + 2, packetNumber);
+    writeU32(buffer, offset + 2, packetNumber >>> 0);
     writeNonce(this.sendNonce, packetNumber);
     const plaintext = buffer.subarray(body, body + plaintextLength);
     const output = buffer.subarray(body, body + plaintextLength + DATA_OVERHEAD_BYTES - DATA_HEADER_BYTES);
@@ -306,7 +308,7 @@ export class SecureSession {
     if (this.current === null && this.pending === null && this.previous === null) return this.refuseData('no-key');
 
     const phase = packet[1];
-    const packetNumber = readU32(packet, 2);
+    const packetNumber = expandPacketNumber(readU32(packet, 2), this.largestOpened + 1);
     const header = packet.subarray(0, DATA_HEADER_BYTES);
     const sealed = packet.subarray(DATA_HEADER_BYTES);
     writeNonce(this.receiveNonce, packetNumber);
@@ -331,6 +333,8 @@ export class SecureSession {
         const plaintext = openPacket(slot.key, this.receiveNonce, header, sealed);
         if (plaintext === null) continue;
         slot.remotePhase = phase;
+        // Authenticated under the whole number (it is the nonce), so a wrong expansion never gets here.
+        if (packetNumber > this.largestOpened) this.largestOpened = packetNumber;
         this.onOpened(slot, now);
         const window = slot.window;
         return { ok: true, packetNumber, plaintext, commit: () => window.mark(packetNumber) };
@@ -615,12 +619,31 @@ function writeU32(target: Uint8Array, offset: number, value: number): void {
   target[offset + 3] = value & 0xff;
 }
 
-/** Noise's ChaChaPoly nonce: 4 zero bytes, then the counter as a little-endian u64 (a u32 here). */
+/** Noise's ChaChaPoly nonce: 4 zero bytes, then the whole packet number as a little-endian u64. */
 function writeNonce(nonce: Uint8Array, packetNumber: number): void {
-  nonce[4] = packetNumber & 0xff;
-  nonce[5] = (packetNumber >>> 8) & 0xff;
-  nonce[6] = (packetNumber >>> 16) & 0xff;
-  nonce[7] = packetNumber >>> 24;
+  const low = packetNumber >>> 0;
+  const high = Math.floor(packetNumber / 2 ** 32);
+  nonce[4] = low & 0xff;
+  nonce[5] = (low >>> 8) & 0xff;
+  nonce[6] = (low >>> 16) & 0xff;
+  nonce[7] = low >>> 24;
+  nonce[8] = high & 0xff;
+  nonce[9] = (high >>> 8) & 0xff;
+  nonce[10] = (high >>> 16) & 0xff;
+  nonce[11] = high >>> 24;
+}
+
+/**
+ * The packet number whose low 32 bits are `low` closest to `expected` (QUIC's decoding, RFC 9000
+ * A.3, with a 32-bit window): packets reordered by less than 2^31 numbers decode exactly.
+ */
+export function expandPacketNumber(low: number, expected: number): number {
+  const window = 2 ** 32;
+  const half = window / 2;
+  const candidate = expected - (expected % window) + low;
+  if (candidate <= expected - half && candidate + window <= Number.MAX_SAFE_INTEGER) return candidate + window;
+  if (candidate > expected + half && candidate >= window) return candidate - window;
+  return candidate;
 }
 
 function readU32(source: Uint8Array, offset: number): number {

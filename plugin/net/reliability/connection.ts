@@ -85,6 +85,8 @@ export interface ReliabilityTuning {
   maxQueuedUnreliableBytes: number;
   /** First sequence of every channel (protocol: 0). Only for tests of sequence wrap-around. */
   initialSequence: number;
+  /** First packet number (protocol: 0). Only for tests that cross 2^32 or reach MAX_PACKET_NUMBER. */
+  firstPacketNumber: number;
   /** Bytes each outgoing datagram keeps free before the payload, for headers written in place (default 0). */
   datagramHeadroomBytes: number;
   /** Bytes each outgoing datagram keeps free after the payload, for the AEAD tag (default 0). */
@@ -95,6 +97,7 @@ export const defaultReliabilityTuning: ReliabilityTuning = Object.freeze({
   maxUndeliveredBytes: 8 * 1024 * 1024,
   maxQueuedUnreliableBytes: 1024 * 1024,
   initialSequence: 0,
+  firstPacketNumber: 0,
   datagramHeadroomBytes: 0,
   datagramTailroomBytes: 0,
 });
@@ -153,6 +156,8 @@ export class ReliableConnection {
     this.config = checked.config;
     const t: ReliabilityTuning = { ...defaultReliabilityTuning, ...tuning };
     const initialSequence = t.initialSequence >>> 0;
+    if (!Number.isSafeInteger(t.firstPacketNumber) || t.firstPacketNumber < 0) throw new RangeError(`ReliableConnection: firstPacketNumber must be a safe non-negative integer, got ${t.firstPacketNumber}`);
+    this.packetNumber = t.firstPacketNumber;
     this.headroom = roomBytes(t.datagramHeadroomBytes, 'datagramHeadroomBytes');
     this.tailroom = roomBytes(t.datagramTailroomBytes, 'datagramTailroomBytes');
     this.outbound = new Outbound(this.config, t.maxQueuedUnreliableBytes, initialSequence);
@@ -243,7 +248,7 @@ export class ReliableConnection {
 
   receive(packetNumber: number, payload: Uint8Array, now: number): ReceiveOutcome {
     if (!Number.isInteger(packetNumber) || packetNumber < 0 || packetNumber > MAX_PACKET_NUMBER) {
-      return refuse(`packet number ${packetNumber} is not a u32`);
+      return refuse(`packet number ${packetNumber} is not an integer in 0..2^53-1`);
     }
     const decoded = decodeFrames(payload);
     if (!decoded.ok) return refuse(decoded.error);
@@ -444,15 +449,22 @@ export class ReliableConnection {
   /**
    * A packet holding an ACK (when there is one to send) and a CLOSE frame with `reason`, outside
    * the congestion window and not tracked, for a peer being closed. Uses packet numbers poll()
-   * keeps in reserve; throws a RangeError only if even those are used up (a caller bug).
+   * keeps in reserve; null (never a throw: it runs inside flush) once even those are used up,
+   * and then the peer simply stops hearing from us.
    */
-  closePacket(reason: number, now: number): OutgoingPacket {
+  closePacket(reason: number, now: number): OutgoingPacket | null {
     const assembler = this.assembler.begin(this.config.maxPacketBytes, this.allocateForClose, this.headroom, this.tailroom);
     const ackSent = this.addAck(assembler, now);
     if (assembler.add({ type: 'close', reason: reason & 0xff }, 2) === null) {
-      throw new RangeError('ReliableConnection: packet numbers exhausted');
+      assembler.finish();
+      return null;
     }
     return this.finishPoll(assembler.finish(), now, ackSent)[0];
+  }
+
+  /** True once poll() has no packet number left to give (MAX_PACKET_NUMBER; protocol §5.6 rule 8). */
+  get packetNumbersExhausted(): boolean {
+    return this.packetNumber > MAX_PACKET_NUMBER - CLOSE_PACKET_RESERVE;
   }
 
   private addAck(assembler: PacketAssembler, now: number): boolean {

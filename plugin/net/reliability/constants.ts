@@ -78,5 +78,8 @@ export const PACING_BURST_PACKETS = 10;
 /** …or this many milliseconds of the pacing rate, whichever is more (polls come once a frame). */
 export const PACING_BURST_MS = 25;
 
-/** Largest packet number (u32). */
-export const MAX_PACKET_NUMBER = 0xffffffff;
+/**
+ * Largest packet number: 2^53 − 1, the largest integer a JavaScript number holds exactly. The DATA
+ * header carries the low 32 bits (PROTOCOL.md §5.3); at 10^6 packets a second this lasts 285 years.
+ */
+export const MAX_PACKET_NUMBER = Number.MAX_SAFE_INTEGER;

@@ -125,11 +125,11 @@ export function writeFrame(writer: ByteWriter, frame: Frame): void {
       const ranges = frame.ranges;
       if (ranges.length === 0 || ranges.length > MAX_ACK_RANGE_PAIRS + 1) throw new RangeError(`ack range count out of range: ${ranges.length}`);
       const first = ranges[0];
-      writer.u8(FrameType.Ack).varint(first.largest).varint(frame.ackDelay).varint(ranges.length - 1).varint(first.largest - first.smallest);
+      writer.u8(FrameType.Ack).varint53(first.largest).varint(frame.ackDelay).varint(ranges.length - 1).varint53(first.largest - first.smallest);
       for (let i = 1; i < ranges.length; i++) {
         const gap = ranges[i - 1].smallest - ranges[i].largest - 2;
         if (gap < 0) throw new RangeError('ack ranges must be descending and not adjacent');
-        writer.varint(gap).varint(ranges[i].largest - ranges[i].smallest);
+        writer.varint53(gap).varint53(ranges[i].largest - ranges[i].smallest);
       }
       return;
     }
@@ -264,18 +264,18 @@ function readFragment(reader: ByteReader): FragmentFrame | string {
 }
 
 function readAck(reader: ByteReader): AckFrame | string {
-  const largest = reader.varint('ack largest');
+  const largest = reader.varint53('ack largest');
   const ackDelay = reader.varint('ack delay');
   const pairs = reader.varint('ack range count');
   if (reader.failed) return reader.error ?? 'ack';
   if (pairs > MAX_ACK_RANGE_PAIRS) return `ack range count ${pairs} above ${MAX_ACK_RANGE_PAIRS}`;
-  const firstLength = reader.varint('ack first range');
+  const firstLength = reader.varint53('ack first range');
   if (reader.failed) return reader.error ?? 'ack';
   if (firstLength > largest) return `ack first range ${firstLength} goes below packet 0`;
   const ranges: AckRange[] = [{ smallest: largest - firstLength, largest }];
   for (let i = 0; i < pairs; i++) {
-    const gap = reader.varint('ack gap');
-    const length = reader.varint('ack range length');
+    const gap = reader.varint53('ack gap');
+    const length = reader.varint53('ack range length');
     if (reader.failed) return reader.error ?? 'ack';
     const rangeLargest = ranges[ranges.length - 1].smallest - gap - 2;
     const rangeSmallest = rangeLargest - length;

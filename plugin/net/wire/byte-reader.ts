@@ -65,8 +65,17 @@ export class ByteReader {
    * Overlong encodings (a trailing zero byte) are refused so every value has one encoding.
    */
   varint(what = 'varint'): number {
+    return this.leb128(what, 5, 0xffffffff, 'varint above 2^32-1');
+  }
+
+  /** The same LEB128 for packet numbers: at most 8 bytes, a value up to 2^53 − 1. */
+  varint53(what = 'varint'): number {
+    return this.leb128(what, 8, Number.MAX_SAFE_INTEGER, 'varint above 2^53-1');
+  }
+
+  private leb128(what: string, maxBytes: number, max: number, tooBig: string): number {
     let value = 0;
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < maxBytes; i++) {
       if (!this.need(1, what)) return 0;
       const byte = this.bytes[this.offset++];
       value += (byte & 0x7f) * 2 ** (7 * i);
@@ -75,14 +84,14 @@ export class ByteReader {
           this.fail(`${what}: overlong varint`);
           return 0;
         }
-        if (value > 0xffffffff) {
-          this.fail(`${what}: varint above 2^32-1`);
+        if (value > max) {
+          this.fail(`${what}: ${tooBig}`);
           return 0;
         }
         return value;
       }
     }
-    this.fail(`${what}: varint longer than 5 bytes`);
+    this.fail(`${what}: varint longer than ${maxBytes} bytes`);
     return 0;
   }
 

@@ -53,7 +53,17 @@ export class ByteWriter {
 
   varint(value: number): this {
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`varint out of range: ${value}`);
-    this.ensure(5);
+    return this.leb128(value, 5);
+  }
+
+  /** The same LEB128 for values up to 2^53 − 1 (packet numbers): at most 8 bytes, the same bytes below 2^32. */
+  varint53(value: number): this {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`varint53 out of range: ${value}`);
+    return this.leb128(value, 8);
+  }
+
+  private leb128(value: number, maxBytes: number): this {
+    this.ensure(maxBytes);
     let v = value;
     while (v >= 0x80) {
       this.buffer[this.offset++] = (v & 0x7f) | 0x80;
@@ -92,11 +102,14 @@ export class ByteWriter {
   }
 }
 
-/** Bytes a varint of `value` takes on the wire. */
+/** Bytes a varint (or varint53) of `value` takes on the wire. */
 export function varintSize(value: number): number {
   if (value < 0x80) return 1;
   if (value < 0x4000) return 2;
   if (value < 0x200000) return 3;
   if (value < 0x10000000) return 4;
-  return 5;
+  if (value < 2 ** 35) return 5;
+  if (value < 2 ** 42) return 6;
+  if (value < 2 ** 49) return 7;
+  return 8;
 }
