@@ -494,6 +494,12 @@ export class NetworkManager {
   private handleData(link: PeerLink, opened: OpenedPacket, packetBytes: number, now: number): void {
     const outcome = link.connection.receive(opened.packetNumber, opened.plaintext, now);
     if (!outcome.accepted) {
+      if (outcome.peerAlive === true) {
+        // The sender resends lost frames under new packet numbers, so marking this one costs
+        // nothing; it keeps a replay of it from refreshing liveness again (issue 16.3).
+        opened.commit();
+        link.connection.notePeerAlive(now);
+      }
       link.countDrop('notAccepted');
       return;
     }

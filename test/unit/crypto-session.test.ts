@@ -745,6 +745,28 @@ describe('crypto: a replayed INIT after a responder restart (issue 16 item 1)', 
     for (let t = 0; t < 10_000; t += 250) expect(pair.responder.pollHandshake(pair.clock.now() + t)).to.equal(null);
   });
 
+  it('a replayed packet the caller never committed does not count as hearing back: the initiator still handshakes after 5 s (issue 16.3)', () => {
+    const pair = makePair();
+    handshake(pair);
+    const n = { i: 0, r: 0 };
+    exchange(pair, n);
+    // One authenticated packet from the responder, refused by the caller (never committed).
+    const refused = pair.responder.seal(n.r++, bytes('refused'));
+    expectOpened(pair.initiator.open(refused));
+    let rehandshakeAt: number | null = null;
+    const start = pair.clock.now();
+    for (let t = 0; t < 20_000 && rehandshakeAt === null; t += 250) {
+      pair.clock.time += 250;
+      if (t % 1000 === 0) pair.initiator.seal(n.i++, bytes('ping'));
+      // A relay replays it again and again: it still authenticates, and is still not committed.
+      const replay = pair.initiator.open(refused);
+      if (replay.ok) expect(replay.packetNumber).to.equal(n.r - 1);
+      if (pair.initiator.pollHandshake(pair.clock.now()) !== null) rehandshakeAt = pair.clock.now() - start;
+    }
+    expect(rehandshakeAt, 'virtual ms until the initiator handshakes again').to.not.equal(null);
+    expect(rehandshakeAt!).to.be.at.most(7000);
+  });
+
   it('an initiator that hears back keeps its keys: no handshake before the rekey is due', () => {
     const pair = makePair();
     handshake(pair);

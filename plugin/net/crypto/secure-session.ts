@@ -337,7 +337,17 @@ export class SecureSession {
         if (packetNumber > this.largestOpened) this.largestOpened = packetNumber;
         this.onOpened(slot, now);
         const window = slot.window;
-        return { ok: true, packetNumber, plaintext, commit: () => window.mark(packetNumber) };
+        // Liveness (the re-handshake silence clock) only from committed packets: a replay of an
+        // authenticated packet the caller refused must not keep a dead link looking answered.
+        return {
+          ok: true,
+          packetNumber,
+          plaintext,
+          commit: () => {
+            window.mark(packetNumber);
+            this.unansweredSince = null;
+          },
+        };
       }
     }
     if (!sawCandidate) return this.refuseData('no-key');
@@ -497,7 +507,6 @@ export class SecureSession {
   // ---- shared ----
 
   private onOpened(slot: ReceiveKey, now: number): void {
-    this.unansweredSince = null;
     const pending = this.pending;
     if (pending !== null && slot === pending.receive) {
       // Key confirmation: the initiator sends under the new keys, so the responder switches too.

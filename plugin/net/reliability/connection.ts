@@ -43,7 +43,14 @@ export interface OutgoingPacket {
 }
 
 /** Not accepted = the packet must be treated as never received (the sender will resend). */
-export type ReceiveOutcome = { accepted: true } | { accepted: false; reason: string };
+export type ReceiveOutcome =
+  | { accepted: true }
+  /**
+   * `peerAlive`: refused only for lack of room, so the (authenticated) packet still shows the peer
+   * is alive. The caller marks it in the replay window first, then calls `notePeerAlive` — so a
+   * replay of it can never refresh liveness again (PROTOCOL.md §5.6 rule 6).
+   */
+  | { accepted: false; reason: string; peerAlive?: true };
 
 export interface ReliabilityStats {
   /** Smoothed round-trip time, ms (the initial estimate before the first sample). */
@@ -207,6 +214,11 @@ export class ReliableConnection {
     return this.closedByPeer;
   }
 
+  /** A packet refused only for room (`peerAlive`) was committed to the replay window: the peer is alive. */
+  notePeerAlive(now: number): void {
+    this.lastReceive = Math.max(this.lastReceive, now);
+  }
+
   lastReceiveTime(): number {
     return this.lastReceive;
   }
@@ -271,9 +283,8 @@ export class ReliableConnection {
     }
     const planned = this.inbound.plan(data);
     if (!planned.ok) {
-      // An authenticated packet refused for lack of room still shows the peer is alive.
-      if (planned.capacity) this.lastReceive = Math.max(this.lastReceive, now);
-      return refuse(planned.error);
+      // Liveness only once the caller has committed the packet (notePeerAlive): not here.
+      return planned.capacity ? { accepted: false, reason: planned.error, peerAlive: true } : refuse(planned.error);
     }
 
     this.lastReceive = Math.max(this.lastReceive, now);
