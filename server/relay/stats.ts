@@ -1,11 +1,12 @@
 /** What the relay counts. Every dropped datagram is counted under exactly one reason. */
 
 export { RELAY_DROP_REASONS, emptyDrops, type RelayDropReason } from '../../plugin/net/relay-core/relay-core';
-import type { RelayDropReason } from '../../plugin/net/relay-core/relay-core';
+import type { RelayCoreCounters } from '../../plugin/net/relay-core/relay-core';
 
 import type { RtcLinkStats } from './webrtc';
 
-export interface RelayStats {
+/** The core's counters (datagrams, forwarding, sessions ended, refusals, drops by reason) plus the adapters' own. */
+export interface RelayStats extends RelayCoreCounters {
   sessions: number;
   udpSessions: number;
   wsSessions: number;
@@ -19,25 +20,6 @@ export interface RelayStats {
   wsConnectionsRefused: number;
   /** WebSocket connections closed (code 4001) for registering nothing within registerTimeoutMs. */
   wsRegisterTimeouts: number;
-  /** Datagrams (UDP datagrams and binary WebSocket messages) received, any kind. */
-  datagramsIn: number;
-  bytesIn: number;
-  /** Datagrams sent: forwarded DATA and the relay's own answers. */
-  datagramsOut: number;
-  bytesOut: number;
-  /** DATA datagrams forwarded. */
-  forwarded: number;
-  /** Payload bytes forwarded (without the 9-byte relay header). */
-  forwardedBytes: number;
-  registrations: number;
-  /** Sessions ended by LEAVE, by idle expiry, by their WebSocket closing. */
-  left: number;
-  expired: number;
-  closed: number;
-  refusalsSent: number;
-  /** Refusals not sent because of the refusal rate limit or because they would be longer than what they answer. */
-  refusalsSuppressed: number;
-  drops: Record<RelayDropReason, number>;
   /** WebRTC data channels (their datagrams are also in datagramsIn/Out and bytesIn/Out). */
   rtc: RtcLinkStats;
 }
