@@ -36,6 +36,8 @@ Runs the relay: UDP and WebSocket on the same port number.
   --max-sessions N        sessions at most (default 10000)
   --keepalive-ms N        keepalive interval told to clients (default 1000)
   --session-idle-ms N     a silent session ends after this (default 10000)
+  --fleet-redis URL       join the fleet directory on this Redis (needs --fleet-secret)
+  --fleet-secret S        the fleet's shared secret (or set SWITCHBOARD_FLEET_SECRET); same strength rule as --secret
 Stops cleanly on SIGINT or SIGTERM.`;
 
 const TOKEN_USAGE = `usage: switchboard token --secret S [--ttl SECONDS] [--subject NAME]
@@ -92,13 +94,18 @@ const relayCommand: Command = {
   summary: 'run the relay (UDP + WebSocket on one port)',
   usage: RELAY_USAGE,
   async run(args, io) {
-    const flags = parseFlags(args, ['host', 'port', 'secret', 'public-host', 'max-sessions', 'keepalive-ms', 'session-idle-ms']);
+    const flags = parseFlags(args, ['host', 'port', 'secret', 'public-host', 'max-sessions', 'keepalive-ms', 'session-idle-ms', 'fleet-redis', 'fleet-secret']);
     if (flags.has('help')) {
       io.out(RELAY_USAGE);
       return 0;
     }
     const secret = flags.get('secret') ?? io.env[SECRET_ENV];
+    const fleetRedis = flags.get('fleet-redis');
+    const fleetSecret = flags.get('fleet-secret') ?? io.env.SWITCHBOARD_FLEET_SECRET;
+    if (fleetRedis !== undefined && (fleetSecret === undefined || fleetSecret === '')) throw new UsageError('--fleet-redis needs --fleet-secret or SWITCHBOARD_FLEET_SECRET');
+    if (fleetRedis === undefined && flags.has('fleet-secret')) throw new UsageError('--fleet-secret needs --fleet-redis');
     const options: RelayOptions = {
+      ...(fleetRedis !== undefined && fleetSecret !== undefined ? { fleet: { redisUrl: fleetRedis, secret: fleetSecret } } : {}),
       host: flags.get('host') ?? '127.0.0.1',
       port: integerFlag(flags, 'port') ?? 7777,
       logger: timestamped(io),

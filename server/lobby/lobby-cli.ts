@@ -7,13 +7,14 @@ import { consoleLogger, type Logger } from '../../plugin/net/types';
 import { flagArguments } from '../cli-args';
 import { startLobbyServer, type LobbyServer, type LobbyServerOptions } from './lobby-server';
 
-export const LOBBY_CLI_USAGE = `usage: switchboard lobby [--port 2567] [--host 127.0.0.1] [--relay-secret SECRET] [--capacity 16]
+export const LOBBY_CLI_USAGE = `usage: switchboard lobby [--port 2567] [--host 127.0.0.1] [--relay-secret SECRET] [--capacity 16] [--redis URL]
   --port          TCP port for HTTP matchmaking and WebSocket (0 = any free port)
   --host          address to listen on
   --relay-secret  hand every member a relay token signed with this secret
                   (or set SWITCHBOARD_RELAY_SECRET); at least 32 random bytes as
                   hex or base64url: \`npx switchboard secret\` prints one
-  --capacity      members per lobby`;
+  --capacity      members per lobby
+  --redis URL     share rooms with the other lobby servers on this Redis`;
 
 export type LobbyCliParse = { ok: true; options: LobbyServerOptions; help: boolean } | { ok: false; error: string };
 
@@ -43,6 +44,12 @@ export function parseLobbyCliArgs(args: readonly string[], env: Readonly<Record<
         const text = takeValue();
         if (text === undefined || text.length === 0) return { ok: false, error: '--relay-secret needs a value' };
         options.relaySecret = text;
+        break;
+      }
+      case '--redis': {
+        const text = takeValue();
+        if (text === undefined || text.length === 0) return { ok: false, error: '--redis needs a URL' };
+        options.redisUrl = text;
         break;
       }
       default:

@@ -14,6 +14,7 @@ import { consoleLogger, type Logger } from '../../plugin/net/types';
 import { relaySecretProblem } from '../relay/token';
 import { LobbyCounters, type LobbyServerStats } from './lobby-counters';
 import { createLobbyRoomClass, type LobbyRoomConfig } from './lobby-room';
+import { freePort, lobbyRedis } from './lobby-redis';
 
 export type { LobbyServerStats } from './lobby-counters';
 
@@ -44,6 +45,8 @@ export interface LobbyServerOptions {
   updatesPerSecond?: number;
   /** How often state changes are sent to members (default 50 ms, Colyseus's own default). */
   patchRateMs?: number;
+  /** Colyseus Redis presence + driver: lobby servers given the same URL share rooms (docs/SCALING.md). */
+  redisUrl?: string;
 }
 
 export interface LobbyServer {
@@ -66,7 +69,7 @@ let running = false;
 
 export async function startLobbyServer(options: LobbyServerOptions = {}): Promise<LobbyServer> {
   const host = options.host ?? '127.0.0.1';
-  const port = options.port ?? 2567;
+  let port = options.port ?? 2567;
   const logger = options.logger ?? consoleLogger;
   const config = resolveConfig(options, logger);
   if (typeof host !== 'string' || host.length === 0) throw new TypeError('startLobbyServer: host must be a non-empty string');
@@ -76,9 +79,20 @@ export async function startLobbyServer(options: LobbyServerOptions = {}): Promis
   }
   running = true;
 
+  let shared: Awaited<ReturnType<typeof lobbyRedis>> | null = null;
+  if (options.redisUrl !== undefined) {
+    try {
+      shared = await lobbyRedis(options.redisUrl);
+      // Other lobby servers send members here for rooms this process holds: advertise the real port.
+      if (port === 0) port = await freePort(host);
+    } catch (error) {
+      running = false;
+      throw error;
+    }
+  }
   const counters = new LobbyCounters();
   const transport = new WebSocketTransport({ maxPayload: maxUpdateBytes(config.limits) + 1024 });
-  const colyseus = new Server({ transport, greet: false, gracefullyShutdown: false, logger: colyseusLogger(logger) });
+  const colyseus = new Server({ transport, greet: false, gracefullyShutdown: false, logger: colyseusLogger(logger), ...(shared ? { presence: shared.presence, driver: shared.driver, publicAddress: `${host.includes(':') ? `[${host}]` : host}:${port}` } : {}) });
   const httpServer = transport.server;
   if (httpServer === undefined || !('closeAllConnections' in httpServer)) {
     running = false;

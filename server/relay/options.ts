@@ -66,6 +66,8 @@ export interface RelayOptions {
   maxRtcBufferedBytes?: number;
   /** Module that provides WebRTC (default 'node-datachannel'); tests name a missing one to see a relay without it. */
   webrtcModule?: string;
+  /** Relays sharing a Redis and a secret form a fleet: the relay registers itself in the fleet directory (docs/SCALING.md). The secret passes the same strength check as `secret`. */
+  fleet?: { redisUrl: string; secret: string };
 }
 
 /** Defaults a test or a caller may want to name. */
@@ -76,7 +78,7 @@ export const RELAY_DEFAULTS = {
   maxConnectionsPerIp: 1024,
 } as const;
 
-export type ResolvedRelayOptions = Required<Omit<RelayOptions, 'secret' | 'logger'>> & { secret: string | null; logger: Logger };
+export type ResolvedRelayOptions = Required<Omit<RelayOptions, 'secret' | 'logger' | 'fleet'>> & { secret: string | null; logger: Logger };
 
 function moduleId(value: string | undefined): string {
   if (value === undefined) return 'node-datachannel';

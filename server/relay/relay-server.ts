@@ -17,6 +17,7 @@ import { resolveRelayOptions, type RelayOptions, type ResolvedRelayOptions } fro
 import type { Session, WsConnection } from './sessions';
 import type { RelayStats } from './stats';
 import { verifyRelayToken } from './token';
+import { attachFleet, type FleetDirectory } from '../fleet/attach';
 import { RtcLinks, loadNodeDataChannel, type NodeDataChannelLoad, type RtcLink } from './webrtc';
 
 export interface RelayServer {
@@ -35,6 +36,8 @@ export interface RelayServer {
   remoteAddresses(): string[];
   /** Closes the sockets, the WebSocket clients, the data channels and the timers; idempotent. */
   close(): Promise<void>;
+  /** The fleet directory entry when started with `fleet` (else absent). */
+  readonly fleet?: FleetDirectory;
 }
 
 /** Tries when port 0 gave a UDP port whose TCP twin is taken. */
@@ -52,7 +55,8 @@ export async function startRelay(options?: RelayOptions): Promise<RelayServer> {
   const config = resolveRelayOptions(options);
   const bound = await bindSamePort(config.host, config.port);
   const webrtc: NodeDataChannelLoad = config.webrtc ? loadNodeDataChannel(config.webrtcModule) : { module: null, error: null, version: null };
-  return new Relay(config, bound.udp, bound.server, bound.port, webrtc);
+  const relay = new Relay(config, bound.udp, bound.server, bound.port, webrtc);
+  return options?.fleet ? attachFleet(relay, options.fleet, config.logger) : relay;
 }
 
 /** Addresses are IPs already: skip the DNS module on every send (measurably faster). */

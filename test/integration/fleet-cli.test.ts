@@ -1,0 +1,52 @@
+import { strict as assert } from 'assert';
+import Redis from 'ioredis';
+import { runCli } from '../../server/cli';
+import { parseLobbyCliArgs } from '../../server/lobby/lobby-cli';
+import { requireRedisServer, startTestRedis, TestRedis } from '../helpers/redis-server';
+import { testRelaySecret } from '../helpers/secrets';
+import { waitFor } from '../helpers/wait';
+
+describe('CLI flags for the fleet and the shared lobby', function () {
+  let redis: TestRedis;
+  before(async function () {
+    requireRedisServer(this);
+    redis = await startTestRedis();
+  });
+  after(async () => redis?.dispose());
+
+  it('switchboard lobby --redis URL passes the URL to the lobby server', () => {
+    const parsed = parseLobbyCliArgs(['--redis', 'redis://127.0.0.1:6390', '--port', '0']);
+    assert.ok(parsed.ok);
+    assert.equal(parsed.options.redisUrl, 'redis://127.0.0.1:6390');
+    assert.deepEqual(parseLobbyCliArgs(['--redis']), { ok: false, error: '--redis needs a URL' });
+  });
+
+  it('switchboard relay --fleet-redis without a secret is a usage error', async () => {
+    const err: string[] = [];
+    const code = await runCli(['relay', '--port', '0', '--fleet-redis', redis.url], { out: () => undefined, err: (l) => err.push(l), env: {}, untilStopSignal: () => new Promise(() => undefined) });
+    assert.equal(code, 2);
+    assert.match(err.join('\n'), /--fleet-redis needs --fleet-secret/);
+  });
+
+  it('switchboard relay --fleet-redis URL --fleet-secret S registers the relay in Redis', async () => {
+    const out: string[] = [];
+    let stop: (signal: string) => void = () => undefined;
+    const stopped = new Promise<string>((resolve) => (stop = resolve));
+    const running = runCli(['relay', '--port', '0', '--fleet-redis', redis.url, '--fleet-secret', testRelaySecret('fleet cli')], {
+      out: (l) => out.push(l),
+      err: () => undefined,
+      env: {},
+      untilStopSignal: () => stopped,
+    });
+    await waitFor('the relay to be ready', () => out.some((l) => l.includes('ready')));
+    const reader = new Redis(redis.url);
+    try {
+      assert.equal((await reader.keys('switchboard:fleet:relay:*')).length, 1);
+      stop('SIGTERM');
+      assert.equal(await running, 0);
+      assert.equal((await reader.keys('switchboard:fleet:relay:*')).length, 0, 'closing removed the entry');
+    } finally {
+      reader.disconnect();
+    }
+  });
+});
