@@ -22,7 +22,6 @@ import {
   DATA_HEADER_BYTES,
   DATA_OVERHEAD_BYTES,
   INIT_BYTES,
-  isPacketNumberExhausted,
   MAX_PACKET_NUMBER,
   peerPacketType,
   PeerPacketType,
@@ -352,11 +351,6 @@ export class SecureSession {
     }
     if (!sawCandidate) return this.refuseData('no-key');
     return this.refuseData(sawReplay ? 'replay' : 'auth');
-  }
-
-  /** True once `nextPacketNumber` is too close to 2^32: the connection must reset (new incarnation). */
-  isExhausted(nextPacketNumber: number): boolean {
-    return isPacketNumberExhausted(nextPacketNumber);
   }
 
   stats(): SecureSessionStats {
