@@ -15,6 +15,7 @@ export class Identity {
   readonly publicKey: Uint8Array;
   readonly peerId: PeerId;
   readonly #secretKey: Uint8Array;
+  #disposed = false;
 
   private constructor(secretKey: Uint8Array) {
     this.#secretKey = secretKey;
@@ -45,7 +46,25 @@ export class Identity {
 
   /** A copy of the secret key, for saving the identity. Treat it like a password. */
   exportSecretKey(): Uint8Array {
+    this.#checkUsable('exportSecretKey');
     return this.#secretKey.slice();
+  }
+
+  /**
+   * Zeroes the secret key; sharedSecret() and exportSecretKey() throw from then on. The public key
+   * and peer id stay readable. Best-effort, as all erasure in JavaScript (SECURITY.md).
+   */
+  dispose(): void {
+    this.#secretKey.fill(0);
+    this.#disposed = true;
+  }
+
+  get isDisposed(): boolean {
+    return this.#disposed;
+  }
+
+  #checkUsable(method: string): void {
+    if (this.#disposed) throw new Error(`Identity.${method}: the identity was disposed (its secret key is erased)`);
   }
 
   /**
@@ -53,6 +72,7 @@ export class Identity {
    * length or is a low-order point (the result would be all zero and carry no secret).
    */
   sharedSecret(remotePublicKey: Uint8Array): Uint8Array {
+    this.#checkUsable('sharedSecret');
     if (!(remotePublicKey instanceof Uint8Array) || remotePublicKey.length !== PUBLIC_KEY_BYTES) {
       throw new RangeError(`Identity.sharedSecret: remote public key must be ${PUBLIC_KEY_BYTES} bytes`);
     }

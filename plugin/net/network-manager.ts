@@ -60,6 +60,8 @@ export class NetworkManager {
   private readonly relayStateSubject = new Subject<RelayStatus>();
 
   private readonly identity: Identity;
+  /** The identity was generated here (not passed in): dispose() erases it. */
+  private readonly ownsIdentity: boolean;
   private readonly limits: ResolvedManagerLimits;
   private readonly reliabilityConfig: ReliabilityConfig;
   private readonly clock: Clock;
@@ -97,6 +99,7 @@ export class NetworkManager {
     this.limits = resolved.limits;
     this.clock = options.clock !== undefined ? containedClock(options.clock) : systemClock;
     this.logger = options.logger !== undefined ? containedLogger(options.logger) : consoleLogger;
+    this.ownsIdentity = options.identity === undefined;
     this.identity = options.identity ?? Identity.generate();
     const reliability = validateReliabilityConfig({
       ...defaultReliabilityConfig,
@@ -189,7 +192,10 @@ export class NetworkManager {
     return this.relayStatus;
   }
 
-  /** The long-term identity, so a game can keep its peer id across runs. */
+  /**
+   * The long-term identity, so a game can keep its peer id across runs (export it while the manager
+   * runs: one the manager generated itself is erased by dispose(); one passed in is the caller's).
+   */
   getIdentity(): Identity {
     return this.identity;
   }
@@ -264,8 +270,7 @@ export class NetworkManager {
     if (this.disposed) return Result.NotRunning;
     const link = this.peers.get(peerId);
     if (!link) return Result.NotFound;
-    this.removePeer(link);
-    if (link.session.isEstablished) this.closing.push({ link, repeatsLeft: CLOSE_REPEATS });
+    this.removePeer(link, CLOSE_REPEATS);
     this.setState(link, 'closed');
     return Result.Ok;
   }
@@ -356,11 +361,12 @@ export class NetworkManager {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     const now = this.clock.now();
-    for (const link of [...this.peers.values()]) {
-      this.removePeer(link);
-      if (link.session.isEstablished) this.closing.push({ link, repeatsLeft: 1 });
-    }
+    for (const link of [...this.peers.values()]) this.removePeer(link, 1);
     this.flushClosing(now);
+    // Peers still closing from closePeer() get no more repeats: their keys go now.
+    for (const entry of this.closing) entry.link.session.dispose();
+    this.closing = [];
+    if (this.ownsIdentity) this.identity.dispose();
     this.disposed = true;
     this.inbox = [];
     this.pendingEvents = [];
@@ -415,11 +421,17 @@ export class NetworkManager {
     else this.peersBySession.set(link.sessionLow, rest);
   }
 
-  private removePeer(link: PeerLink): void {
+  /**
+   * Forgets a peer. With `closeRepeats` an established peer is told, that many times over the next
+   * flushes, and its session keys are erased after the last; otherwise they are erased now.
+   */
+  private removePeer(link: PeerLink, closeRepeats = 0): void {
     this.peers.delete(link.peerId);
     this.cutOffByRelay.delete(link);
     this.unbindSession(link);
     this.deliveryDue.delete(link);
+    if (closeRepeats > 0 && link.session.isEstablished) this.closing.push({ link, repeatsLeft: closeRepeats });
+    else link.session.dispose();
   }
 
   private enqueueInbound(sourceHigh: number, sourceLow: number, payload: Uint8Array): void {
@@ -547,6 +559,7 @@ export class NetworkManager {
       }
       entry.repeatsLeft--;
       if (entry.repeatsLeft > 0) stillClosing.push(entry);
+      else entry.link.session.dispose();
     }
     this.closing = stillClosing;
   }

@@ -21,6 +21,7 @@ import {
 } from './packets';
 import {
   diffieHellman,
+  eraseBytes,
   hash,
   hashConcat,
   hkdfPair,
@@ -103,9 +104,9 @@ export function writeInit(params: {
   const es = diffieHellman(ephemeral.secretKey, params.responderStatic);
   if (es === null) return null;
   let h = hashConcat(base.h, ephemeral.publicKey);
-  let [ck] = hkdfPair(base.ck, es);
-  let k: Uint8Array;
-  [ck, k] = hkdfPair(ck, params.staticShared);
+  const [ck1, unusedKey] = hkdfPair(base.ck, es);
+  const [ck, k] = hkdfPair(ck1, params.staticShared);
+  eraseBytes(es, ck1, unusedKey);
 
   const payload = new Uint8Array(INIT_PAYLOAD_BYTES);
   const view = new DataView(payload.buffer);
@@ -117,6 +118,7 @@ export function writeInit(params: {
   packet.set(ephemeral.publicKey, 1);
   const sealed = packet.subarray(1 + KEY_BYTES);
   sealHandshake(k, h, payload, sealed);
+  eraseBytes(k);
   h = hashConcat(h, sealed);
   return { packet, handshake: { ephemeral, state: { h, ck } } };
 }
@@ -135,11 +137,15 @@ export function readInit(params: {
   const es = identityDh(params.responder, initiatorEphemeral);
   if (es === null) return { ok: false, reason: 'bad-key' };
   let h = hashConcat(params.base.h, initiatorEphemeral);
-  let [ck] = hkdfPair(params.base.ck, es);
-  let k: Uint8Array;
-  [ck, k] = hkdfPair(ck, params.staticShared);
+  const [ck1, unusedKey] = hkdfPair(params.base.ck, es);
+  const [ck, k] = hkdfPair(ck1, params.staticShared);
+  eraseBytes(es, ck1, unusedKey);
   const payload = openHandshake(k, h, sealed);
-  if (payload === null || payload.length !== INIT_PAYLOAD_BYTES) return { ok: false, reason: 'auth' };
+  eraseBytes(k);
+  if (payload === null || payload.length !== INIT_PAYLOAD_BYTES) {
+    eraseBytes(ck);
+    return { ok: false, reason: 'auth' };
+  }
   h = hashConcat(h, sealed);
   const reader = new ByteReader(payload);
   const incarnation = reader.u64('incarnation');
@@ -157,11 +163,14 @@ export function writeResp(params: {
   const { accepted, ephemeral } = params;
   const ee = diffieHellman(ephemeral.secretKey, accepted.initiatorEphemeral);
   const se = diffieHellman(ephemeral.secretKey, params.initiatorStatic);
-  if (ee === null || se === null) return null;
+  if (ee === null || se === null) {
+    eraseBytes(ee, se);
+    return null;
+  }
   let h = hashConcat(accepted.state.h, ephemeral.publicKey);
-  let [ck] = hkdfPair(accepted.state.ck, ee);
-  let k: Uint8Array;
-  [ck, k] = hkdfPair(ck, se);
+  const [ck1, unusedKey] = hkdfPair(accepted.state.ck, ee);
+  const [ck, k] = hkdfPair(ck1, se);
+  eraseBytes(ee, se, ck1, unusedKey);
 
   const payload = new Uint8Array(RESP_PAYLOAD_BYTES);
   new DataView(payload.buffer).setBigUint64(0, params.incarnation);
@@ -172,6 +181,7 @@ export function writeResp(params: {
   sealHandshake(k, h, payload, sealed);
   h = hashConcat(h, sealed);
   const [initiatorToResponder, responderToInitiator] = hkdfPair(ck);
+  eraseBytes(k, ck);
   return { packet, keys: { sendKey: responderToInitiator, receiveKey: initiatorToResponder, handshakeHash: h } };
 }
 
@@ -187,16 +197,24 @@ export function readResp(params: {
   const sealed = packet.subarray(1 + KEY_BYTES);
   const ee = diffieHellman(handshake.ephemeral.secretKey, responderEphemeral);
   const se = ee === null ? null : identityDh(params.initiator, responderEphemeral);
-  if (ee === null || se === null) return { ok: false, reason: 'bad-key' };
+  if (ee === null || se === null) {
+    eraseBytes(ee, se);
+    return { ok: false, reason: 'bad-key' };
+  }
   let h = hashConcat(handshake.state.h, responderEphemeral);
-  let [ck] = hkdfPair(handshake.state.ck, ee);
-  let k: Uint8Array;
-  [ck, k] = hkdfPair(ck, se);
+  const [ck1, unusedKey] = hkdfPair(handshake.state.ck, ee);
+  const [ck, k] = hkdfPair(ck1, se);
+  eraseBytes(ee, se, ck1, unusedKey);
   const payload = openHandshake(k, h, sealed);
-  if (payload === null || payload.length !== RESP_PAYLOAD_BYTES) return { ok: false, reason: 'auth' };
+  eraseBytes(k);
+  if (payload === null || payload.length !== RESP_PAYLOAD_BYTES) {
+    eraseBytes(ck);
+    return { ok: false, reason: 'auth' };
+  }
   h = hashConcat(h, sealed);
   const incarnation = new ByteReader(payload).u64('incarnation');
   const [initiatorToResponder, responderToInitiator] = hkdfPair(ck);
+  eraseBytes(ck);
   return {
     ok: true,
     incarnation,

@@ -18,6 +18,8 @@ export interface CryptoBackend {
   generateKeyPair?(): { secretKey: Uint8Array; publicKey: Uint8Array };
   /** X25519; null when the peer key is invalid or the result carries no secret (all zero). */
   sharedSecret(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null;
+  /** Drops whatever the backend keeps for this secret key (Node: its cached KeyObject). */
+  forgetSecretKey?(secretKey: Uint8Array): void;
 }
 
 const TAG_BYTES = 16;
@@ -35,11 +37,30 @@ export function loadNodeCryptoBackend(): CryptoBackend | null {
   const c = crypto;
 
   // Importing a raw secret as PKCS#8 costs ~0.5 ms; keys made by generateKeyPair keep their
-  // KeyObject here, so a handshake's DH calls on them cost ~50 µs.
-  const generated = new WeakMap<Uint8Array, NodeCrypto.KeyObject>();
-  const privateKey = (secret: Uint8Array) =>
-    generated.get(secret) ?? c.createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secret]), format: 'der', type: 'pkcs8' });
-  const fromBase64Url = (text: string | undefined) => new Uint8Array(Buffer.from(text ?? '', 'base64url'));
+  // KeyObject here, so a handshake's DH calls on them cost ~50 µs. The cache is used only while the
+  // bytes are what they were (a SHA-256 fingerprint, not the key): a key zeroed or overwritten in
+  // place is imported from its new bytes, so DH always follows the bytes, as on @noble.
+  const generated = new WeakMap<Uint8Array, { keyObject: NodeCrypto.KeyObject; fingerprint: Buffer }>();
+  const fingerprintOf = (secret: Uint8Array) => c.createHash('sha256').update(secret).digest();
+  const privateKey = (secret: Uint8Array) => {
+    const cached = generated.get(secret);
+    if (cached !== undefined) {
+      if (c.timingSafeEqual(cached.fingerprint, fingerprintOf(secret))) return cached.keyObject;
+      generated.delete(secret);
+    }
+    const der = Buffer.concat([PKCS8_PREFIX, secret]);
+    try {
+      return c.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    } finally {
+      der.fill(0);
+    }
+  };
+  const fromBase64Url = (text: string | undefined) => {
+    const decoded = Buffer.from(text ?? '', 'base64url');
+    const bytes = new Uint8Array(decoded);
+    decoded.fill(0); // Buffer.from may use the shared pool; leave no copy of a secret there
+    return bytes;
+  };
 
   return {
     name: 'node',
@@ -69,7 +90,7 @@ export function loadNodeCryptoBackend(): CryptoBackend | null {
       const pair = c.generateKeyPairSync('x25519');
       const jwk = pair.privateKey.export({ format: 'jwk' });
       const secretKey = fromBase64Url(jwk.d);
-      generated.set(secretKey, pair.privateKey);
+      generated.set(secretKey, { keyObject: pair.privateKey, fingerprint: fingerprintOf(secretKey) });
       return { secretKey, publicKey: fromBase64Url(jwk.x) };
     },
     publicKeyOf(secretKey) {
@@ -84,10 +105,15 @@ export function loadNodeCryptoBackend(): CryptoBackend | null {
         });
         let acc = 0;
         for (let i = 0; i < shared.length; i++) acc |= shared[i];
-        return acc === 0 ? null : new Uint8Array(shared);
+        const result = acc === 0 ? null : new Uint8Array(shared);
+        shared.fill(0);
+        return result;
       } catch {
         return null;
       }
+    },
+    forgetSecretKey(secretKey) {
+      generated.delete(secretKey);
     },
   };
 }

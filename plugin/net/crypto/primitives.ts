@@ -74,7 +74,9 @@ export function hash(data: Uint8Array): Uint8Array {
 /** HKDF-SHA256 with salt `chainingKey`, empty info, 64 bytes, split into two 32-byte keys (Noise's HKDF). */
 export function hkdfPair(chainingKey: Uint8Array, inputKeyMaterial: Uint8Array = EMPTY): [Uint8Array, Uint8Array] {
   const out = hkdf(sha256, inputKeyMaterial, chainingKey, EMPTY, 2 * KEY_BYTES);
-  return [out.slice(0, KEY_BYTES), out.slice(KEY_BYTES)];
+  const pair: [Uint8Array, Uint8Array] = [out.slice(0, KEY_BYTES), out.slice(KEY_BYTES)];
+  out.fill(0);
+  return pair;
 }
 
 /** An ephemeral key pair from `random`. */
@@ -92,7 +94,29 @@ export function ephemeralKeyPair(random: RandomSource): { secretKey: Uint8Array;
  * zero: such a result carries no secret and must end the handshake attempt.
  */
 export function diffieHellman(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null {
+  // An all-zero secret is an erased key (eraseSecretKey): it must not keep working on any backend.
+  if (isAllZero(secretKey)) return null;
   return backend.sharedSecret(secretKey, publicKey);
+}
+
+/**
+ * Zeroes a secret key and drops what any backend keeps for it, so DH with it fails from now on.
+ * Best-effort, as all erasure in JavaScript: copies the engine or OpenSSL made are out of reach.
+ */
+export function eraseSecretKey(secretKey: Uint8Array): void {
+  nodeBackend?.forgetSecretKey?.(secretKey);
+  secretKey.fill(0);
+}
+
+/** Zeroes key material that is no longer needed (symmetric keys, chaining keys, DH results). */
+export function eraseBytes(...keys: (Uint8Array | null | undefined)[]): void {
+  for (const key of keys) key?.fill(0);
+}
+
+function isAllZero(bytes: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < bytes.length; i++) acc |= bytes[i];
+  return acc === 0;
 }
 
 /** Handshake AEAD: ChaCha20-Poly1305 with nonce 0 (each handshake key seals exactly one message). */

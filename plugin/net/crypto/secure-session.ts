@@ -28,7 +28,7 @@ import {
   RESP_BYTES,
   type PeerRole,
 } from './packets';
-import { ephemeralKeyPair, NONCE_BYTES, openPacket, sealPacket, secureRandom, type RandomSource } from './primitives';
+import { eraseBytes, eraseSecretKey, ephemeralKeyPair, NONCE_BYTES, openPacket, sealPacket, secureRandom, type RandomSource } from './primitives';
 import { ReplayWindow } from './replay-window';
 
 export interface EstablishedInfo {
@@ -159,6 +159,7 @@ export class SecureSession {
   /** The largest packet number opened under any key: the reference the next header's low 32 bits are expanded against. */
   private largestOpened = -1;
 
+  private disposed = false;
   private handshakeTokens = HANDSHAKE_BUDGET_BURST;
   private handshakeTokensAt: number | null = null;
 
@@ -218,6 +219,7 @@ export class SecureSession {
    * is due or after a HELLO, retried with exponential backoff. Responder: HELLO while not established.
    */
   pollHandshake(now: number): Uint8Array | null {
+    if (this.disposed) return null;
     this.expirePrevious(now);
     if (this.role === 'responder') {
       // Keys nothing has opened under yet may come from a replayed INIT (after a restart the
@@ -234,6 +236,7 @@ export class SecureSession {
 
   /** Handles an INIT, RESP or HELLO packet. Never throws. */
   handleHandshake(packet: Uint8Array, now: number): HandshakeOutcome {
+    if (this.disposed) return this.drop('disposed');
     try {
       switch (peerPacketType(packet)) {
         case PeerPacketType.HandshakeInit:
@@ -271,7 +274,9 @@ export class SecureSession {
    */
   sealInPlace(packetNumber: number, buffer: Uint8Array, offset: number, plaintextLength: number): void {
     const keys = this.current;
-    if (keys === null) throw new Error('SecureSession.seal: not established yet (check isEstablished)');
+    if (keys === null) {
+      throw new Error(this.disposed ? 'SecureSession.seal: the session was disposed' : 'SecureSession.seal: not established yet (check isEstablished)');
+    }
     if (!Number.isInteger(packetNumber) || packetNumber < 0 || packetNumber > MAX_PACKET_NUMBER) {
       throw new RangeError(`SecureSession.seal: packet number must be an integer in 0..2^53-1, got ${packetNumber}`);
     }
@@ -353,6 +358,32 @@ export class SecureSession {
     return this.refuseData(sawReplay ? 'replay' : 'auth');
   }
 
+  /**
+   * Zeroes every key this session holds (send and receive keys, the old and pending ones, the
+   * cached static DH result, an unanswered handshake's ephemeral key) and makes it inert: seal()
+   * throws, open() refuses with 'no-key', no handshake is sent or accepted. Best-effort erasure:
+   * copies made by the JavaScript engine or by OpenSSL are out of reach (SECURITY.md).
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.current !== null) eraseKeySet(this.current);
+    if (this.pending !== null) eraseKeySet(this.pending);
+    if (this.previous !== null) eraseBytes(this.previous.receive.key);
+    if (this.outstanding !== null) eraseHandshake(this.outstanding);
+    eraseBytes(this.staticShared);
+    this.current = null;
+    this.pending = null;
+    this.previous = null;
+    this.outstanding = null;
+    this.staticShared = null;
+    this.staticSharedUnusable = true;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   stats(): SecureSessionStats {
     return {
       ...this.counters,
@@ -394,12 +425,13 @@ export class SecureSession {
       timestamp,
     });
     if (init === null) {
+      eraseSecretKey(ephemeral.secretKey);
       this.scheduleRetry(now);
       this.count('bad-remote-key');
       return null;
     }
     if (this.outstanding === null) this.retryDelayMs = this.settings.handshakeRetryMinMs;
-    else this.outstanding.ephemeral.secretKey.fill(0);
+    else eraseHandshake(this.outstanding);
     // Only the latest INIT's RESP is accepted: the responder keeps only the latest INIT's keys too.
     this.outstanding = init.handshake;
     this.lastTimestampSent = timestamp;
@@ -419,7 +451,7 @@ export class SecureSession {
     const result = readResp({ handshake, initiator: this.identity, packet });
     if (!result.ok) return this.drop(`resp-${result.reason}`);
 
-    handshake.ephemeral.secretKey.fill(0);
+    eraseHandshake(handshake);
     this.outstanding = null;
     this.retryDelayMs = this.settings.handshakeRetryMinMs;
     this.nextHandshakeAt = Number.NEGATIVE_INFINITY;
@@ -429,9 +461,9 @@ export class SecureSession {
     const keys = this.newKeySet(result.keys, now);
     if (established.remoteRestarted) {
       // Packets of the responder's old incarnation belong to a conversation that is over: refuse them.
-      this.previous = null;
+      this.setPrevious(null);
     } else if (this.current !== null) {
-      this.previous = { receive: this.current.receive, expiresAt: now + this.settings.previousKeyMaxMs };
+      this.setPrevious({ receive: this.current.receive, expiresAt: now + this.settings.previousKeyMaxMs });
     }
     this.installForSending(keys);
     this.unansweredSince = null;
@@ -470,7 +502,8 @@ export class SecureSession {
 
     const ephemeral = ephemeralKeyPair(this.random);
     const resp = writeResp({ accepted, initiatorStatic: this.remotePublicKey, ephemeral, incarnation: this.incarnation });
-    ephemeral.secretKey.fill(0);
+    eraseSecretKey(ephemeral.secretKey);
+    eraseBytes(accepted.state.ck);
     if (resp === null) return this.drop('init-bad-key');
 
     this.largestTimestampSeen = accepted.timestamp;
@@ -478,15 +511,18 @@ export class SecureSession {
     const keys = this.newKeySet(resp.keys, now);
     if (this.current !== null && this.current.confirmed && !established.remoteRestarted) {
       // Rekey: keep sending under the working keys until the initiator proves it has the new ones.
+      if (this.pending !== null) eraseKeySet(this.pending);
       this.pending = keys;
     } else {
       // Nothing confirmed to protect, or the initiator restarted and can no longer read the old keys
       // (its caller starts packet numbers over, which must never happen under an old key): switch now.
       // After a restart the old keys are dropped outright, so no packet of the old incarnation opens.
-      this.previous =
+      this.setPrevious(
         this.current !== null && !established.remoteRestarted
           ? { receive: this.current.receive, expiresAt: now + this.settings.previousKeyGraceMs }
-          : null;
+          : null,
+      );
+      if (this.pending !== null) eraseKeySet(this.pending);
       this.pending = null;
       this.installForSending(keys);
       // HELLO again only if no DATA confirms these keys by the time the initiator stops ignoring it.
@@ -504,7 +540,7 @@ export class SecureSession {
     const pending = this.pending;
     if (pending !== null && slot === pending.receive) {
       // Key confirmation: the initiator sends under the new keys, so the responder switches too.
-      if (this.current !== null) this.previous = { receive: this.current.receive, expiresAt: now + this.settings.previousKeyGraceMs };
+      if (this.current !== null) this.setPrevious({ receive: this.current.receive, expiresAt: now + this.settings.previousKeyGraceMs });
       this.pending = null;
       pending.confirmed = true;
       pending.packets++;
@@ -523,9 +559,22 @@ export class SecureSession {
   }
 
   private installForSending(keys: KeySet): void {
+    const replaced = this.current;
+    if (replaced !== null && replaced !== keys) {
+      // The old send key is never used again; its receive key lives on only as `previous`.
+      eraseBytes(replaced.sendKey);
+      if (this.previous?.receive !== replaced.receive) eraseBytes(replaced.receive.key);
+    }
     this.lastPhase = (this.lastPhase + 1) & 0xff;
     keys.sendPhase = this.lastPhase;
     this.current = keys;
+  }
+
+  /** Replaces the kept old receive key, zeroing the one that goes (unless it is kept on). */
+  private setPrevious(next: { receive: ReceiveKey; expiresAt: number } | null): void {
+    const old = this.previous;
+    if (old !== null && old.receive !== next?.receive) eraseBytes(old.receive.key);
+    this.previous = next;
   }
 
   private newKeySet(keys: SessionKeys, now: number): KeySet {
@@ -547,7 +596,7 @@ export class SecureSession {
   }
 
   private expirePrevious(now: number): void {
-    if (this.previous !== null && now >= this.previous.expiresAt) this.previous = null;
+    if (this.previous !== null && now >= this.previous.expiresAt) this.setPrevious(null);
   }
 
   private scheduleRetry(now: number): void {
@@ -605,6 +654,15 @@ export class SecureSession {
   private count(reason: string): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
   }
+}
+
+function eraseKeySet(keys: KeySet): void {
+  eraseBytes(keys.sendKey, keys.receive.key);
+}
+
+function eraseHandshake(handshake: InitiatorHandshake): void {
+  eraseSecretKey(handshake.ephemeral.secretKey);
+  eraseBytes(handshake.state.ck);
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
