@@ -12,7 +12,6 @@ export {
   roleFor,
   PeerPacketType,
   peerPacketType,
-  isPacketNumberExhausted,
   type PeerRole,
   INIT_BYTES,
   RESP_BYTES,
@@ -20,7 +19,6 @@ export {
   DATA_HEADER_BYTES,
   DATA_OVERHEAD_BYTES,
   MAX_PACKET_NUMBER,
-  PACKET_NUMBER_RESET_THRESHOLD,
 } from './packets';
 export { ReplayWindow, REPLAY_WINDOW_SIZE } from './replay-window';
 export { PROTOCOL_NAME } from './handshake';

@@ -41,13 +41,3 @@ export const DATA_OVERHEAD_BYTES = DATA_HEADER_BYTES + TAG_BYTES;
  * restores the rest from the largest number it has opened (PROTOCOL.md §5.3).
  */
 export const MAX_PACKET_NUMBER = Number.MAX_SAFE_INTEGER;
-/**
- * Past this number a connection must reset with a new incarnation (fresh keys, packet numbers
- * from 0); the headroom leaves room for packets in flight. 2^53 is out of reach in practice.
- */
-export const PACKET_NUMBER_RESET_THRESHOLD = MAX_PACKET_NUMBER - 0xffff;
-
-/** True once `nextPacketNumber` is too close to 2^53 to keep using this connection. */
-export function isPacketNumberExhausted(nextPacketNumber: number): boolean {
-  return !(nextPacketNumber < PACKET_NUMBER_RESET_THRESHOLD);
-}
