@@ -8,7 +8,7 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { randomBytes } from '@noble/hashes/utils.js';
+import { clean, randomBytes } from '@noble/hashes/utils.js';
 import { loadNodeCryptoBackend, type CryptoBackend } from './node-backend';
 
 export const KEY_BYTES = 32;
@@ -110,7 +110,7 @@ export function eraseSecretKey(secretKey: Uint8Array): void {
 
 /** Zeroes key material that is no longer needed (symmetric keys, chaining keys, DH results). */
 export function eraseBytes(...keys: (Uint8Array | null | undefined)[]): void {
-  for (const key of keys) key?.fill(0);
+  clean(...keys.filter((key): key is Uint8Array => key instanceof Uint8Array)); // @noble's own zeroing helper
 }
 
 function isAllZero(bytes: Uint8Array): boolean {
