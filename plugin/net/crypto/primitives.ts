@@ -39,9 +39,7 @@ const nobleBackend: CryptoBackend = {
     } catch {
       return null;
     }
-    let acc = 0;
-    for (let i = 0; i < shared.length; i++) acc |= shared[i];
-    return acc === 0 ? null : shared;
+    return isAllZero(shared) ? null : shared;
   },
 };
 
