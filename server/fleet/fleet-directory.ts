@@ -13,10 +13,14 @@ const KEY_PREFIX = 'switchboard:fleet:relay:';
 export interface FleetEndpoints {
   udp?: { host: string; port: number };
   ws?: { host: string; port: number };
+  /** The relay-to-relay link (FLEET_DATA, PROTOCOL.md §3.13). */
+  fleet?: { host: string; port: number };
 }
 
 export interface FleetMemberInfo {
   relayNumber: number;
+  /** Random per relay process (its first 8 bytes are the incarnation FLEET_DATA carries). */
+  id: string;
   endpoints: FleetEndpoints;
   sessions: number;
 }
@@ -29,11 +33,19 @@ export interface FleetDirectoryOptions {
   ttlMs?: number;
   heartbeatMs?: number;
   log?: (line: string) => void;
+  /** Called after every successful listing with the other members (the fleet link's peer table). */
+  onMembers?: (members: FleetMemberInfo[]) => void;
+  /** Called when this relay's number changes (null: it holds none, e.g. after an outage longer than the TTL). */
+  onRelayNumber?: (relayNumber: number | null) => void;
+  /** This process's entry id (default: 16 random bytes as hex). */
+  id?: string;
 }
 
 export interface FleetDirectory {
   /** This relay's number, or null while it holds none (Redis down at start). */
   readonly relayNumber: number | null;
+  /** This relay's entry id, random per process. */
+  readonly id: string;
   /** The other members as of the last heartbeat (bounded by MAX_RELAY_NUMBER). */
   members(): FleetMemberInfo[];
   /** Entries seen whose HMAC did not verify. */
@@ -92,7 +104,7 @@ export async function startFleetDirectory(options: FleetDirectoryOptions): Promi
   const ttlMs = options.ttlMs ?? 5_000;
   const heartbeatMs = options.heartbeatMs ?? 1_500;
   const log = options.log ?? ((line: string) => console.warn(line));
-  const id = randomBytes(16).toString('hex');
+  const id = options.id ?? randomBytes(16).toString('hex');
   const redis = new Redis(options.redisUrl, {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -113,13 +125,22 @@ export async function startFleetDirectory(options: FleetDirectoryOptions): Promi
     return JSON.stringify({ ...entry, mac: mac(options.secret, entry) });
   };
 
+  let previousNumber: number | null = null;
+  const setNumber = (n: number | null): void => {
+    if (n === relayNumber) return;
+    relayNumber = n;
+    if (n !== null) previousNumber = n;
+    options.onRelayNumber?.(n);
+  };
+
   const claim = async (): Promise<void> => {
-    // Start at a random number so relays starting together rarely collide; bounded by the range.
-    const first = 1 + (randomBytes(2).readUInt16BE(0) % MAX_RELAY_NUMBER);
+    // The number held before an outage first: session ids made under it keep routing to this relay.
+    // Otherwise a random start, so relays starting together rarely collide; bounded by the range.
+    const first = previousNumber ?? 1 + (randomBytes(2).readUInt16BE(0) % MAX_RELAY_NUMBER);
     for (let i = 0; i < MAX_RELAY_NUMBER; i++) {
       const n = 1 + ((first - 1 + i) % MAX_RELAY_NUMBER);
       if ((await redis.set(KEY_PREFIX + n, entryJson(n), 'PX', ttlMs, 'NX')) === 'OK') {
-        relayNumber = n;
+        setNumber(n);
         return;
       }
     }
@@ -142,7 +163,7 @@ export async function startFleetDirectory(options: FleetDirectoryOptions): Promi
             continue;
           }
           if (entry.id !== id && seen.length < MAX_RELAY_NUMBER) {
-            seen.push({ relayNumber: entry.relayNumber, endpoints: entry.endpoints, sessions: entry.sessions });
+            seen.push({ relayNumber: entry.relayNumber, id: entry.id, endpoints: entry.endpoints, sessions: entry.sessions });
           }
         }
       }
@@ -150,6 +171,7 @@ export async function startFleetDirectory(options: FleetDirectoryOptions): Promi
       if (cursor === '0') break;
     }
     members = seen.sort((a, b) => a.relayNumber - b.relayNumber);
+    options.onMembers?.(members.slice());
   };
 
   const beat = async (): Promise<void> => {
@@ -159,7 +181,7 @@ export async function startFleetDirectory(options: FleetDirectoryOptions): Promi
       const result = await redis.eval(REFRESH_SCRIPT, 1, KEY_PREFIX + n, entryJson(n), id, ttlMs);
       // Expired (outage longer than the TTL) or taken by another relay: claim a number again.
       if (result !== 1) {
-        relayNumber = null;
+        setNumber(null);
         await claim();
       }
     }
@@ -198,6 +220,7 @@ export async function startFleetDirectory(options: FleetDirectoryOptions): Promi
     get relayNumber() {
       return relayNumber;
     },
+    id,
     members: () => members.slice(),
     get forgedEntries() {
       return forged;

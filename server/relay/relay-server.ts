@@ -17,7 +17,9 @@ import { resolveRelayOptions, type RelayOptions, type ResolvedRelayOptions } fro
 import type { Session, WsConnection } from './sessions';
 import type { RelayStats } from './stats';
 import { verifyRelayToken } from './token';
-import { attachFleet, type FleetDirectory } from '../fleet/attach';
+import { attachFleet, type FleetState } from '../fleet/attach';
+import type { FleetDelivery } from '../fleet/fleet-datagram';
+import type { FleetSendOutcome } from '../../plugin/net/relay-core/relay-core';
 import { RtcLinks, loadNodeDataChannel, type NodeDataChannelLoad, type RtcLink } from './webrtc';
 
 export interface RelayServer {
@@ -36,8 +38,20 @@ export interface RelayServer {
   remoteAddresses(): string[];
   /** Closes the sockets, the WebSocket clients, the data channels and the timers; idempotent. */
   close(): Promise<void>;
-  /** The fleet directory entry when started with `fleet` (else absent). */
-  readonly fleet?: FleetDirectory;
+  /** The relay's place in its fleet when started with `fleet` (else absent): directory entry, relay-to-relay link. */
+  readonly fleet?: FleetState;
+}
+
+/** Where a fleet relay's link plugs into the relay (internal: server/fleet/attach.ts). */
+export interface FleetHooks {
+  /** The address the relay's sockets are bound to (the link binds there too). */
+  readonly bindHost: string;
+  /** New session ids carry this number; null: standalone. */
+  setFleetNumber(relayNumber: number | null): void;
+  /** Where DATA for another relay's session goes; null: dropped as unknownDestination. */
+  setFleetSender(send: ((relayNumber: number, data: Uint8Array, sourceIdBytes: Uint8Array) => FleetSendOutcome) | null): void;
+  /** FLEET_DATA the link authenticated. */
+  deliverFromFleet(delivery: FleetDelivery, now: number): void;
 }
 
 /** Tries when port 0 gave a UDP port whose TCP twin is taken. */
@@ -110,7 +124,7 @@ async function bindSamePort(host: string, port: number): Promise<{ udp: dgram.So
  * The socket side of the relay: UDP, WebSocket and WebRTC I/O, the WebSocket connection limits and
  * the WebRTC signalling. Every forwarding and session rule is the core's (plugin/net/relay-core).
  */
-class Relay implements RelayServer {
+class Relay implements RelayServer, FleetHooks {
   readonly udpUrl: string;
   readonly wsUrl: string;
   readonly relayId: Uint8Array;
@@ -129,6 +143,7 @@ class Relay implements RelayServer {
   private readonly rtc: RtcLinks;
   private readonly sweepTimer: ReturnType<typeof setInterval>;
   private closing: Promise<void> | null = null;
+  private fleetSend: ((relayNumber: number, data: Uint8Array, sourceIdBytes: Uint8Array) => FleetSendOutcome) | null = null;
   private allConnectionsGone: (() => void) | null = null;
 
   constructor(
@@ -177,6 +192,7 @@ class Relay implements RelayServer {
           if (session.connection !== null) this.leavePending(session.connection);
         },
         sessionEnded: (session, why) => this.sessionEnded(session, why),
+        toFleet: (relayNumber, data, source) => (this.fleetSend === null ? 'unknownRelay' : this.fleetSend(relayNumber, data, source.idBytes)),
       },
       (session: CoreSession<WsConnection>): Session => Object.assign(session, { rtc: null, rtcOffers: 0 }),
       performance.now(),
@@ -237,6 +253,22 @@ class Relay implements RelayServer {
       drops: { ...core.drops },
       rtc: this.rtc.stats(),
     };
+  }
+
+  get bindHost(): string {
+    return this.config.host;
+  }
+
+  setFleetNumber(relayNumber: number | null): void {
+    this.core.setFleetNumber(relayNumber);
+  }
+
+  setFleetSender(send: ((relayNumber: number, data: Uint8Array, sourceIdBytes: Uint8Array) => FleetSendOutcome) | null): void {
+    this.fleetSend = send;
+  }
+
+  deliverFromFleet(delivery: FleetDelivery, now: number): void {
+    this.core.deliverFromFleet(delivery.destinationHigh, delivery.destinationLow, delivery.sourceLow, delivery.delivery, now);
   }
 
   remoteAddresses(): string[] {

@@ -46,7 +46,7 @@ describe('fleet directory on a real redis-server', function () {
     const b = await member(1002, 5);
     assert.ok(a.relayNumber !== null && b.relayNumber !== null && a.relayNumber !== b.relayNumber);
     await waitFor('each to list the other', () => a.members().length === 1 && b.members().length === 1);
-    assert.deepEqual(a.members()[0], { relayNumber: b.relayNumber, endpoints: { udp: { host: '127.0.0.1', port: 1002 } }, sessions: 5 });
+    assert.deepEqual(a.members()[0], { relayNumber: b.relayNumber, id: b.id, endpoints: { udp: { host: '127.0.0.1', port: 1002 } }, sessions: 5 });
     assert.equal(b.members()[0].sessions, 3);
   });
 

@@ -3,7 +3,7 @@
  * moves, randomness is seeded, output is what the sink was handed. No sockets, no timers.
  */
 import { expect } from 'chai';
-import { RelayCore, type CoreConnection, type CoreSession, type CoreTokenStatus, type RelayCoreConfig, type SessionEnd } from '../../plugin/net/relay-core/relay-core';
+import { RelayCore, type FleetSendOutcome, type CoreConnection, type CoreSession, type CoreTokenStatus, type RelayCoreConfig, type SessionEnd } from '../../plugin/net/relay-core/relay-core';
 import { mulberry32 } from '../../plugin/net/transport/prng';
 import {
   MIN_UDP_REGISTER_BYTES,
@@ -34,6 +34,8 @@ function harness(overrides: Partial<RelayCoreConfig> = {}, start = 1000) {
   const sent: Sent[] = [];
   const ended: Array<[bigint, SessionEnd]> = [];
   let accept = true;
+  const toFleet: Array<{ relayNumber: number; destination: bigint; source: bigint }> = [];
+  let fleetAnswer: FleetSendOutcome = 'ok';
   const decode = (bytes: Uint8Array): RelayDatagram => {
     const decoded = decodeRelayDatagram(bytes);
     if (!decoded.ok) throw new Error(decoded.error);
@@ -69,6 +71,12 @@ function harness(overrides: Partial<RelayCoreConfig> = {}, start = 1000) {
       toAddress: (ip, port, bytes) => sent.push({ to: `${ip}:${port}`, message: decode(bytes), length: bytes.length }),
       toConnection: (connection, bytes) => sent.push({ to: connection.name, message: decode(bytes), length: bytes.length }),
       sessionEnded: (session, why) => ended.push([session.id, why]),
+      toFleet: (relayNumber, datagram, source) => {
+        const message = decode(datagram);
+        if (message.kind !== 'data') throw new Error('toFleet: not DATA');
+        toFleet.push({ relayNumber, destination: message.destination, source: source.id });
+        return fleetAnswer;
+      },
     },
     (session) => session,
     start,
@@ -101,6 +109,10 @@ function harness(overrides: Partial<RelayCoreConfig> = {}, start = 1000) {
     connect,
     refuseBackpressure: () => {
       accept = false;
+    },
+    toFleet,
+    answerFleet: (outcome: FleetSendOutcome) => {
+      fleetAnswer = outcome;
     },
   };
 }
@@ -229,5 +241,82 @@ describe('relay core (no sockets, virtual time)', () => {
     expect(h.core.handleUdp('127.0.0.1', 4000, encodeData(b.id, payload), 1002)).to.equal('backpressure');
     expect(h.core.counters.drops.backpressure).to.equal(1);
     expect(h.core.handleConnection(b.conn, Uint8Array.of(0x80, 1), 1003, false)).to.equal('malformed');
+  });
+
+  describe('in a fleet (relay number in the session id, PROTOCOL.md §3.13)', () => {
+    it('stamps its relay number into the top 12 bits of new session ids; 0 before it has one; random when standalone', () => {
+      const h = harness();
+      const standalone = h.registerOk('127.0.0.1', 4000, 1000).sessionId;
+      h.core.setFleetNumber(0);
+      expect(h.registerOk('127.0.0.1', 4001, 1000).sessionId >> 52n).to.equal(0n);
+      h.core.setFleetNumber(4095);
+      const a = h.registerOk('127.0.0.1', 4002, 1000).sessionId;
+      expect(a >> 52n).to.equal(4095n);
+      h.core.setFleetNumber(17);
+      expect(h.registerOk('127.0.0.1', 4003, 1000).sessionId >> 52n).to.equal(17n);
+      expect(standalone).to.not.equal(0n);
+      expect(() => h.core.setFleetNumber(4096)).to.throw(RangeError, /0\.\.4095/);
+    });
+
+    it('hands DATA for another relay number to the fleet link, after the source is authenticated and rate-limited; local ids first', () => {
+      const h = harness({ sessionDatagramsPerSecond: 1 });
+      h.core.setFleetNumber(5);
+      const a = h.registerOk('127.0.0.1', 4000, 1000);
+      const remote = (9n << 52n) | 77n;
+      expect(h.core.handleUdp('127.0.0.1', 4000, encodeData(remote, payload), 1001)).to.equal('ok');
+      expect(h.toFleet).to.deep.equal([{ relayNumber: 9, destination: remote, source: a.sessionId }]);
+      expect(h.core.counters.forwardedToFleet).to.equal(1);
+      // Over the source's rate: dropped before the link sees it.
+      expect(h.core.handleUdp('127.0.0.1', 4000, encodeData(remote, payload), 1001)).to.equal('rateLimited');
+      expect(h.toFleet).to.have.length(1);
+      // A session made under another number (before a renumbering) is still found here first.
+      h.core.setFleetNumber(6);
+      const b = h.connect('b', 1000);
+      h.core.setFleetNumber(7);
+      expect(h.core.handleUdp('127.0.0.1', 4000, encodeData(b.id, payload), 3000)).to.equal('ok');
+      expect(h.sent.shift()).to.deep.include({ to: 'b' });
+      expect(h.toFleet).to.have.length(1);
+    });
+
+    it('drops DATA for its own number or number 0 that it does not have as unknownDestination, and what the link refuses under the link\'s reason', () => {
+      const h = harness();
+      h.core.setFleetNumber(5);
+      h.registerOk('127.0.0.1', 4000, 1000);
+      expect(h.core.handleUdp('127.0.0.1', 4000, encodeData((5n << 52n) | 1n, payload), 1001)).to.equal('unknownDestination');
+      expect(h.core.handleUdp('127.0.0.1', 4000, encodeData(1n, payload), 1002)).to.equal('unknownDestination');
+      h.answerFleet('unknownRelay');
+      expect(h.core.handleUdp('127.0.0.1', 4000, encodeData((8n << 52n) | 1n, payload), 1003)).to.equal('unknownRelay');
+      h.answerFleet('backpressure');
+      expect(h.core.handleUdp('127.0.0.1', 4000, encodeData((8n << 52n) | 1n, payload), 1004)).to.equal('backpressure');
+      expect(h.core.counters.drops).to.deep.include({ unknownDestination: 2, unknownRelay: 1, backpressure: 1 });
+      expect(h.core.counters.forwardedToFleet).to.equal(0);
+      // A standalone relay never uses the link.
+      const standalone = harness();
+      standalone.registerOk('127.0.0.1', 4000, 1000);
+      expect(standalone.core.handleUdp('127.0.0.1', 4000, encodeData((8n << 52n) | 1n, payload), 1001)).to.equal('unknownDestination');
+      expect(standalone.toFleet).to.have.length(0);
+    });
+
+    it('delivers what the fleet link authenticated to the local session, under its inbound budget', () => {
+      const h = harness({ destinationBytesPerSecond: 1000 });
+      h.core.setFleetNumber(5);
+      const b = h.connect('b', 1000);
+      const delivery = (source: bigint): Uint8Array => {
+        const bytes = new Uint8Array(9 + 500);
+        bytes[0] = 0x83;
+        new DataView(bytes.buffer).setBigUint64(1, source);
+        return bytes;
+      };
+      const high = Number(b.id >> 32n);
+      const low = Number(b.id & 0xffffffffn);
+      const source = (9n << 52n) | 3n;
+      expect(h.core.deliverFromFleet(high, low, 3, delivery(source), 1001)).to.equal('ok');
+      expect(h.sent.shift()).to.deep.include({ to: 'b', message: { kind: 'delivery', source, payload: new Uint8Array(500) } });
+      expect(h.core.deliverFromFleet(high, low + 1, 3, delivery(source), 1001)).to.equal('unknownDestination');
+      let outcome = 'ok';
+      for (let i = 0; i < 2000 && outcome === 'ok'; i++) outcome = h.core.deliverFromFleet(high, low, 3, delivery(source), 1001);
+      expect(outcome).to.equal('inboundLimited');
+      expect(h.core.counters.fromFleet).to.be.greaterThan(2);
+    });
   });
 });

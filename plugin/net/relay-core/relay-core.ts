@@ -32,9 +32,12 @@ import {
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { InboundBudget } from './inbound-budget';
 import { BoundedBucketMap, TokenBucket } from './rate-limit';
-import { SessionTable, type CoreConnection, type CoreSession } from './session-table';
+import { SessionTable, relayNumberOfIdHigh, type CoreConnection, type CoreSession } from './session-table';
 
-export { SessionTable, type CoreConnection, type CoreSession } from './session-table';
+export { SessionTable, MAX_FLEET_RELAY_NUMBER, relayNumberOfIdHigh, type CoreConnection, type CoreSession } from './session-table';
+
+/** What the fleet link did with DATA for a session of another relay. */
+export type FleetSendOutcome = 'ok' | 'unknownRelay' | 'backpressure';
 
 export const RELAY_DROP_REASONS = [
   /** Undecodable, an unknown or relay→client type, or a text WebSocket message; WebRTC signalling other than over the session's WebSocket; anything but DATA, KEEPALIVE and LEAVE over a data channel. */
@@ -65,8 +68,10 @@ export const RELAY_DROP_REASONS = [
   'badVersion',
   /** DATA to a UDP session whose address another session took (it has not sent KEEPALIVE since). */
   'destinationUnbound',
-  /** DATA the adapter could not take: a WebSocket whose send buffer is over its bound, the UDP send queue over its bound, a full data channel. */
+  /** DATA the adapter could not take: a WebSocket whose send buffer is over its bound, the UDP send queue over its bound, a full data channel, the fleet link's send queue. */
   'backpressure',
+  /** Fleet relays: DATA to a session id naming another relay number that the fleet directory does not list. */
+  'unknownRelay',
 ] as const;
 
 export type RelayDropReason = (typeof RELAY_DROP_REASONS)[number];
@@ -94,6 +99,11 @@ export interface RelayCoreSink<C, S> {
   sessionStarted?(session: S): void;
   /** A session ended (removed from the table; `connection.session` cleared if it was this one). */
   sessionEnded?(session: S, why: SessionEnd): void;
+  /**
+   * Fleet relays: DATA (0x03, as received) for a session that relay `relayNumber` holds, from the
+   * authenticated `source`; the link copies what it needs before returning.
+   */
+  toFleet?(relayNumber: number, datagram: Uint8Array, source: S): FleetSendOutcome;
 }
 
 export interface RelayCoreLog {
@@ -146,6 +156,10 @@ export interface RelayCoreCounters {
   expired: number;
   closed: number;
   refusalsSent: number;
+  /** DATA handed to the fleet link for a session of another relay (fleet relays). */
+  forwardedToFleet: number;
+  /** DATA another relay of the fleet passed on, authenticated, to a session here (fleet relays). */
+  fromFleet: number;
   /** Refusals not sent because of the refusal rate limit or because they would be longer than what they answer. */
   refusalsSuppressed: number;
   drops: Record<RelayDropReason, number>;
@@ -198,6 +212,8 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
     closed: 0,
     refusalsSent: 0,
     refusalsSuppressed: 0,
+    forwardedToFleet: 0,
+    fromFleet: 0,
     drops: emptyDrops(),
   };
   private readonly drops = this.counters.drops;
@@ -216,6 +232,8 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
   readonly sweepEveryMs: number;
   private lastSweepMs: number;
   private relayIdBytes: Uint8Array;
+  /** This relay's number in its fleet; null: standalone (DATA to unknown ids is dropped as before). */
+  private fleetNumber: number | null = null;
 
   constructor(
     private readonly config: RelayCoreConfig,
@@ -244,6 +262,20 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
 
   get relayId(): Uint8Array {
     return this.relayIdBytes;
+  }
+
+  /**
+   * Joins (a number) or leaves (null) a fleet. New session ids carry the number (0 while a fleet
+   * relay has none yet); sessions made before keep theirs, and DATA to them still finds them here
+   * first, so a relay that has to take a new number loses no session it has.
+   */
+  setFleetNumber(relayNumber: number | null): void {
+    this.sessions.setRelayNumber(relayNumber);
+    this.fleetNumber = relayNumber;
+  }
+
+  get fleetRelayNumber(): number | null {
+    return this.fleetNumber;
   }
 
   get sessionCount(): number {
@@ -406,19 +438,47 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
       source.datagramTokens -= 1;
       source.byteTokens -= datagram.length;
     }
-    const destination = this.sessions.findById(sessionIdHighAt(datagram), sessionIdLowAt(datagram));
+    const destinationHigh = sessionIdHighAt(datagram);
+    const destination = this.sessions.findById(destinationHigh, sessionIdLowAt(datagram));
+    if (destination === undefined) return this.forwardToFleet(destinationHigh, source, datagram);
+    return this.deliver(destination, source.idLow, source.idBytes, datagram, now);
+  }
+
+  /** DATA for a session another relay of the fleet holds (its number is in the id): over the fleet link. */
+  private forwardToFleet(destinationHigh: number, source: S, datagram: Uint8Array): CoreOutcome {
+    const relayNumber = relayNumberOfIdHigh(destinationHigh);
+    if (this.fleetNumber === null || relayNumber === 0 || relayNumber === this.fleetNumber || this.sink.toFleet === undefined) return this.drop('unknownDestination');
+    const sent = this.sink.toFleet(relayNumber, datagram, source);
+    if (sent !== 'ok') return this.drop(sent);
+    this.counters.forwardedToFleet++;
+    return 'ok';
+  }
+
+  /**
+   * DATA another relay of the fleet authenticated and passed on (PROTOCOL.md §3.13): `delivery` is
+   * already the 0x83 datagram stamped with the source session, which lives on that relay. The
+   * destination's inbound budget applies as to local sources.
+   */
+  deliverFromFleet(destinationHigh: number, destinationLow: number, sourceLow: number, delivery: Uint8Array, now: number): CoreOutcome {
+    this.counters.fromFleet++;
+    const destination = this.sessions.findById(destinationHigh, destinationLow);
     if (destination === undefined) return this.drop('unknownDestination');
+    return this.deliver(destination, sourceLow, null, delivery, now);
+  }
+
+  /** The destination's inbound budget, then the adapter. `sourceIdBytes` null: the datagram is stamped already. */
+  private deliver(destination: S, sourceLow: number, sourceIdBytes: Uint8Array | null, datagram: Uint8Array, now: number): CoreOutcome {
     if (this.inboundPerMs !== Infinity) {
       let inbound = destination.inbound;
       if (inbound === null) {
         inbound = new InboundBudget(this.inboundPerMs, this.inboundBurst, MAX_SOURCES_PER_DESTINATION, INBOUND_SHARE_IDLE_MS, now);
         destination.inbound = inbound;
       }
-      if (!inbound.take(source.idLow, datagram.length + INBOUND_DATAGRAM_OVERHEAD, now)) return this.drop('inboundLimited');
+      if (!inbound.take(sourceLow, datagram.length + INBOUND_DATAGRAM_OVERHEAD, now)) return this.drop('inboundLimited');
     }
     if (destination.connection === null && destination.address === null) return this.drop('destinationUnbound');
     // Same length in and out: the received bytes become the relay DATA, stamped with the source.
-    rewriteDataAsDelivery(datagram, source.idBytes);
+    if (sourceIdBytes !== null) rewriteDataAsDelivery(datagram, sourceIdBytes);
     if (!this.sink.toSession(destination, datagram)) return this.drop('backpressure');
     this.counters.datagramsOut++;
     this.counters.bytesOut += datagram.length;

@@ -46,6 +46,16 @@ export interface SessionId {
   bytes: Uint8Array;
 }
 
+/** Bits at the top of a session id that name its relay in a fleet (PROTOCOL.md §3.13): relay numbers 1..4095. */
+export const RELAY_NUMBER_BITS = 12;
+export const MAX_FLEET_RELAY_NUMBER = (1 << RELAY_NUMBER_BITS) - 1;
+const RELAY_NUMBER_SHIFT = 32 - RELAY_NUMBER_BITS;
+
+/** The relay number a session id's high 32 bits carry (0: none — not a fleet session). */
+export function relayNumberOfIdHigh(high: number): number {
+  return high >>> RELAY_NUMBER_SHIFT;
+}
+
 /** Draws before allocateId gives up: with at most millions of sessions among 2^32 low halves, reaching it means a broken generator. */
 const MAX_ID_DRAWS = 64;
 
@@ -57,7 +67,21 @@ export class SessionTable<S extends CoreSession<unknown>> {
   private udp = 0;
   private ws = 0;
 
+  /**
+   * A fleet relay stamps its relay number into the top 12 bits of every new id, so any relay of the
+   * fleet knows from the id alone where the session lives; 0 while a fleet relay has no number yet
+   * (ids that name no relay). Null: a standalone relay, ids fully random.
+   */
+  private relayNumber: number | null = null;
+
   constructor(private readonly randomFill: (bytes: Uint8Array) => void) {}
+
+  setRelayNumber(relayNumber: number | null): void {
+    if (relayNumber !== null && !(Number.isInteger(relayNumber) && relayNumber >= 0 && relayNumber <= MAX_FLEET_RELAY_NUMBER)) {
+      throw new RangeError(`relay number must be an integer in 0..${MAX_FLEET_RELAY_NUMBER}, got ${relayNumber}`);
+    }
+    this.relayNumber = relayNumber;
+  }
 
   get size(): number {
     return this.byIdLow.size;
@@ -86,6 +110,9 @@ export class SessionTable<S extends CoreSession<unknown>> {
       const bytes = new Uint8Array(8);
       this.randomFill(bytes);
       const view = new DataView(bytes.buffer);
+      if (this.relayNumber !== null) {
+        view.setUint32(0, ((this.relayNumber << RELAY_NUMBER_SHIFT) | (view.getUint32(0) & ((1 << RELAY_NUMBER_SHIFT) - 1))) >>> 0);
+      }
       const high = view.getUint32(0);
       const low = view.getUint32(4);
       if ((high === 0 && low === 0) || this.byIdLow.has(low)) continue;

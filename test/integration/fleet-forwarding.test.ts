@@ -1,0 +1,137 @@
+import { strict as assert } from 'assert';
+import * as dgram from 'dgram';
+import { startRelay, type RelayServer } from '../../server';
+import type { FleetRelayStats } from '../../server/fleet/attach';
+import { encodeFleetData, fleetLinkKey } from '../../server/fleet/fleet-datagram';
+import { incarnationOf } from '../../server/fleet/fleet-link';
+import { bytesOf, connectPair, createTestPeer, disposeAll, isConnected, pumpUntil, textOf, waitForRoutes, type TestPeer } from '../helpers/managers';
+import { requireRedisServer, startTestRedis, type TestRedis } from '../helpers/redis-server';
+import { testRelaySecret } from '../helpers/secrets';
+import { waitFor } from '../helpers/wait';
+import { mulberry32 } from '../../plugin/net/transport/prng';
+
+const quiet = { info: (): void => undefined, warn: (): void => undefined };
+
+function fleetStats(relay: RelayServer): FleetRelayStats['fleet'] {
+  return (relay.stats() as FleetRelayStats).fleet;
+}
+
+function sessionIdOf(route: string): bigint {
+  const bytes = Buffer.from(route, 'base64');
+  return bytes.readBigUInt64BE(1 + 8);
+}
+
+async function sendTo(port: number, datagrams: Uint8Array[]): Promise<void> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  for (const datagram of datagrams) await new Promise<void>((resolve, reject) => socket.send(datagram, port, '127.0.0.1', (error) => (error ? reject(error) : resolve())));
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+}
+
+describe('relay fleet: relay-to-relay forwarding on a real redis-server', function () {
+  this.timeout(30_000);
+  let redis: TestRedis;
+  let relays: RelayServer[] = [];
+  let peers: TestPeer[] = [];
+  const secret = testRelaySecret('fleet forwarding');
+
+  before(async function () {
+    requireRedisServer(this);
+    redis = await startTestRedis();
+  });
+  after(async () => redis?.dispose());
+  afterEach(async () => {
+    await disposeAll(peers);
+    peers = [];
+    for (const relay of relays) await relay.close();
+    relays = [];
+  });
+
+  async function twoRelays(): Promise<[RelayServer, RelayServer]> {
+    const fleet = { redisUrl: redis.url, secret };
+    const a = await startRelay({ host: '127.0.0.1', port: 0, logger: quiet, webrtc: false, fleet });
+    relays.push(a);
+    const b = await startRelay({ host: '127.0.0.1', port: 0, logger: quiet, webrtc: false, fleet });
+    relays.push(b);
+    // The directory lists members each heartbeat (1.5 s): wait until each link knows the other.
+    await waitFor('both fleet links to know the other relay', () => fleetStats(a).peers === 1 && fleetStats(b).peers === 1, { timeoutMs: 10_000 });
+    return [a, b];
+  }
+
+  it('a manager on relay A (UDP) and one on relay B (WebSocket) connect from routes alone and exchange reliable messages both ways', async () => {
+    const [a, b] = await twoRelays();
+    assert.notEqual(a.fleet!.relayNumber, b.fleet!.relayNumber);
+    const alice = createTestPeer({ relay: a.udpUrl });
+    const bob = createTestPeer({ relay: b.wsUrl, transport: 'websocket' });
+    peers.push(alice, bob);
+    await waitForRoutes(peers);
+    // The relay number is in the top 12 bits of each session id.
+    assert.equal(Number(sessionIdOf(alice.net.getRoute()!) >> 52n), a.fleet!.relayNumber);
+    assert.equal(Number(sessionIdOf(bob.net.getRoute()!) >> 52n), b.fleet!.relayNumber);
+    connectPair(alice, bob, [{ id: 0, reliable: true }]);
+    await pumpUntil(peers, 'alice and bob to connect across two relays', () => isConnected(alice, bob.id) && isConnected(bob, alice.id));
+    for (let i = 0; i < 50; i++) {
+      assert.equal(alice.net.sendMessage(bob.id, 0, bytesOf(`a${i}`)), 0);
+      assert.equal(bob.net.sendMessage(alice.id, 0, bytesOf(`b${i}`)), 0);
+    }
+    await pumpUntil(peers, 'all 100 messages', () => alice.messages.length === 50 && bob.messages.length === 50);
+    assert.deepEqual(bob.messages.map((m) => textOf(m.data)), Array.from({ length: 50 }, (_, i) => `a${i}`));
+    assert.deepEqual(alice.messages.map((m) => textOf(m.data)), Array.from({ length: 50 }, (_, i) => `b${i}`));
+    assert.ok(a.stats().forwardedToFleet > 0 && b.stats().fromFleet > 0, 'traffic crossed the fleet link');
+    assert.ok(b.stats().forwardedToFleet > 0 && a.stats().fromFleet > 0, 'both ways');
+    // The relays saw only their own client's address.
+    assert.deepEqual(a.remoteAddresses(), ['127.0.0.1']);
+    const drops = fleetStats(a).drops;
+    assert.deepEqual(Object.values(drops), [0, 0, 0, 0, 0], `no fleet drops: ${JSON.stringify(drops)}`);
+  });
+
+  it('drops and counts hostile datagrams at the relay-to-relay port (fuzzed, wrong secret, stale incarnation, replayed) and forwards none of them', async () => {
+    const [a, b] = await twoRelays();
+    const bob = createTestPeer({ relay: b.udpUrl });
+    peers.push(bob);
+    await waitForRoutes(peers);
+    const bobSession = sessionIdOf(bob.net.getRoute()!);
+    const data = Buffer.alloc(9 + 40, 7);
+    data[0] = 0x03;
+    data.writeBigUInt64BE(bobSession, 1);
+    const source = Buffer.alloc(8);
+    source.writeBigUInt64BE((BigInt(a.fleet!.relayNumber!) << 52n) | 12345n);
+    const sender = { relayNumber: a.fleet!.relayNumber!, incarnation: incarnationOf(a.fleet!.id) };
+    const key = fleetLinkKey(secret);
+    const linkPort = b.fleet!.linkPort;
+    const before = b.stats();
+
+    // Fuzzed: seeded random bytes, some with a FLEET_DATA type and version so they reach the tag check.
+    const random = mulberry32(0xf1ee7);
+    const fuzz: Uint8Array[] = [];
+    for (let i = 0; i < 200; i++) {
+      const bytes = new Uint8Array(1 + Math.floor(random() * 200));
+      for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(random() * 256);
+      if (i % 2 === 0 && bytes.length > 2) {
+        bytes[0] = 0x20;
+        bytes[1] = 1;
+      }
+      fuzz.push(bytes);
+    }
+    await sendTo(linkPort, fuzz);
+    // Wrong secret, otherwise well formed.
+    const forged = encodeFleetData(fleetLinkKey(testRelaySecret('not the fleet')), sender, 1_000_000, data, source);
+    // Right secret and number, but an incarnation the directory does not list (a restarted or invented relay).
+    const stale = encodeFleetData(key, { ...sender, incarnation: Buffer.alloc(8, 0xee) }, 1_000_001, data, source);
+    // A valid one (accepted once), then the same bytes replayed twice.
+    const valid = encodeFleetData(key, sender, 2_000_000, data, source);
+    await sendTo(linkPort, [forged, stale, valid, Buffer.from(valid), Buffer.from(valid)]);
+
+    await waitFor('relay B to count all 205 datagrams', () => fleetStats(b).received === 205, { timeoutMs: 5_000 });
+    const link = fleetStats(b);
+    assert.equal(link.accepted, 1, 'only the one valid datagram');
+    assert.equal(link.drops.replayed, 2);
+    assert.ok(link.drops.badTag >= 1, 'the wrong-secret datagram');
+    assert.ok(link.drops.unknownRelay >= 1, 'the stale incarnation');
+    assert.equal(link.drops.malformed + link.drops.unknownRelay + link.drops.badTag, 202);
+    const after = b.stats();
+    assert.equal(after.fromFleet - before.fromFleet, 1);
+    // The one valid datagram reached bob's session (it is not a peer packet bob knows: his manager drops it).
+    assert.equal(after.forwarded - before.forwarded, 1);
+  });
+});
