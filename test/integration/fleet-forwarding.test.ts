@@ -134,4 +134,36 @@ describe('relay fleet: relay-to-relay forwarding on a real redis-server', functi
     // The one valid datagram reached bob's session (it is not a peer packet bob knows: his manager drops it).
     assert.equal(after.forwarded - before.forwarded, 1);
   });
+
+  it('Redis stopped and restarted mid-game: peers on two relays lose no reliable message, and each relay keeps its number', async () => {
+    const [a, b] = await twoRelays();
+    const numbers = [a.fleet!.relayNumber, b.fleet!.relayNumber];
+    const alice = createTestPeer({ relay: a.udpUrl });
+    const bob = createTestPeer({ relay: b.udpUrl });
+    peers.push(alice, bob);
+    await waitForRoutes(peers);
+    connectPair(alice, bob, [{ id: 1, reliable: true }]);
+    await pumpUntil(peers, 'alice and bob to connect', () => isConnected(alice, bob.id) && isConnected(bob, alice.id));
+    let sent = 0;
+    const sendSome = (count: number): void => {
+      for (let i = 0; i < count; i++, sent++) {
+        assert.equal(alice.net.sendMessage(bob.id, 1, bytesOf(`m${sent}`)), 0);
+        assert.equal(bob.net.sendMessage(alice.id, 1, bytesOf(`m${sent}`)), 0);
+      }
+    };
+    sendSome(20);
+    await pumpUntil(peers, 'the first 20 each way', () => bob.messages.length === 20 && alice.messages.length === 20);
+    await redis.stop();
+    await pumpUntil(peers, 'both relays to notice the outage', () => !a.fleet!.redisUp && !b.fleet!.redisUp);
+    sendSome(20);
+    await pumpUntil(peers, '40 each way with Redis down', () => bob.messages.length === 40 && alice.messages.length === 40);
+    await redis.start(); // an empty Redis: every entry is gone and claimed again
+    await pumpUntil(peers, 'both relays to re-claim and list each other', () => a.fleet!.redisUp && b.fleet!.redisUp && a.fleet!.members().length === 1 && b.fleet!.members().length === 1);
+    sendSome(20);
+    await pumpUntil(peers, 'all 60 each way', () => bob.messages.length === 60 && alice.messages.length === 60);
+    const expected = Array.from({ length: 60 }, (_, i) => `m${i}`);
+    assert.deepEqual(bob.messages.map((m) => textOf(m.data)), expected);
+    assert.deepEqual(alice.messages.map((m) => textOf(m.data)), expected);
+    assert.deepEqual([a.fleet!.relayNumber, b.fleet!.relayNumber], numbers, 'the number held before the outage is claimed again');
+  });
 });
