@@ -2,6 +2,7 @@
 import type { Suite } from '../lib/suite';
 import { bulkSuite } from './bulk';
 import { bundleSizeSuite } from './bundle-size';
+import { fleetForwardingSuite } from './fleet-forwarding';
 import { frameCostSuite } from './frame-cost';
 import { latencySuite } from './latency';
 import { lossSuite } from './loss';
@@ -9,4 +10,4 @@ import { relayForwardingSuite } from './relay-forwarding';
 import { webrtcFreshnessSuite } from './webrtc-freshness';
 import { wireMemorySuite } from './wire-memory';
 
-export const suites: Suite[] = [relayForwardingSuite, frameCostSuite, wireMemorySuite, latencySuite, bulkSuite, lossSuite, webrtcFreshnessSuite, bundleSizeSuite];
+export const suites: Suite[] = [relayForwardingSuite, frameCostSuite, wireMemorySuite, latencySuite, bulkSuite, lossSuite, webrtcFreshnessSuite, bundleSizeSuite, fleetForwardingSuite];

@@ -49,7 +49,7 @@ export async function attachFleet(relay: RelayServer & FleetHooks, fleet: { redi
       host: relay.bindHost,
       secret: fleet.secret,
       selfId: id,
-      onDelivery: (delivery, now) => relay.deliverFromFleet(delivery, now),
+      onRecord: (destinationHigh, destinationLow, sourceLow, delivery, now) => relay.deliverFromFleet(destinationHigh, destinationLow, sourceLow, delivery, now),
     });
   } catch (error) {
     await relay.close();

@@ -1,22 +1,30 @@
 /**
- * FLEET_DATA (PROTOCOL.md §3.13): DATA one relay of a fleet passes to another for a session that
- * relay holds. The sending relay has authenticated the source session already; the datagram carries
- * that session's id, and an HMAC-SHA256 tag (truncated to 16 bytes) under a key derived from the
- * fleet secret, over everything before the tag. Decoding takes untrusted bytes and never throws.
+ * FLEET_DATA (PROTOCOL.md §3.13): client DATA one relay of a fleet passes to another for sessions
+ * that relay holds. Several client datagrams for the same relay within one event-loop turn travel
+ * in one FLEET_DATA (records), so the link costs one send and one tag per batch, not per datagram.
+ * The sending relay has authenticated every record's source session already; the whole datagram
+ * carries an HMAC-SHA256 tag (truncated to 16 bytes) under a key derived from the fleet secret.
+ * Decoding takes untrusted bytes and never throws.
  */
 import { createHmac, timingSafeEqual } from 'crypto';
-import { DATA_HEADER_BYTES } from '../../plugin/net/wire/relay-codec';
+import { DATA_HEADER_BYTES, MAX_RELAY_DATAGRAM_BYTES } from '../../plugin/net/wire/relay-codec';
 
 export const FLEET_DATA_TYPE = 0x20;
 export const FLEET_LINK_VERSION = 1;
 export const FLEET_INCARNATION_BYTES = 8;
 export const FLEET_TAG_BYTES = 16;
-/** type, version, relay number (2), incarnation (8), counter (8), destination (8), source (8). */
-export const FLEET_HEADER_BYTES = 36;
-/** Where the 0x83 delivery begins inside a FLEET_DATA: the last byte of the destination id becomes its type byte. */
-const DELIVERY_OFFSET = FLEET_HEADER_BYTES - DATA_HEADER_BYTES;
-/** What FLEET_DATA adds to the client's DATA (0x03 ‖ destination ‖ payload). */
-export const FLEET_OVERHEAD_BYTES = FLEET_HEADER_BYTES + FLEET_TAG_BYTES - DATA_HEADER_BYTES;
+/** type, version, sender relay number (2), incarnation (8), counter (8). */
+export const FLEET_HEADER_BYTES = 20;
+/** length (2), destination (8), source (8), then the payload. */
+export const FLEET_RECORD_HEADER_BYTES = 18;
+/** The longest client payload a record carries (a 1,500-byte client DATA). */
+export const MAX_FLEET_RECORD_PAYLOAD = MAX_RELAY_DATAGRAM_BYTES - DATA_HEADER_BYTES;
+/** One record of the longest client DATA, alone: 1,545 bytes. */
+export const MAX_FLEET_DATAGRAM_BYTES = FLEET_HEADER_BYTES + FLEET_RECORD_HEADER_BYTES + MAX_FLEET_RECORD_PAYLOAD + FLEET_TAG_BYTES;
+/** A batch grows to at most this (an Ethernet MTU's UDP payload), unless its one record is longer. */
+export const FLEET_BATCH_BYTES = 1472;
+/** Where the 0x83 delivery begins inside a record: the last byte of its destination id becomes the type byte. */
+const DELIVERY_OFFSET_IN_RECORD = 2 + 8 - 1;
 const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
 /** The link key: HMAC-SHA256(key = UTF-8 of the fleet secret, "switchboard/fleet-link/v1"). Never the secret itself. */
@@ -33,26 +41,57 @@ export interface FleetSender {
   incarnation: Uint8Array;
 }
 
-/** Builds FLEET_DATA from a client's DATA (0x03 ‖ destination ‖ payload) and the source session id. */
-export function encodeFleetData(key: Buffer, sender: FleetSender, counter: number, data: Uint8Array, sourceIdBytes: Uint8Array): Buffer {
-  if (!Number.isSafeInteger(counter) || counter < 0) throw new RangeError(`fleet counter must be a safe non-negative integer, got ${counter}`);
-  const payloadLength = data.length - DATA_HEADER_BYTES;
-  const length = FLEET_HEADER_BYTES + payloadLength + FLEET_TAG_BYTES;
-  const out = Buffer.allocUnsafe(length);
-  out[0] = FLEET_DATA_TYPE;
-  out[1] = FLEET_LINK_VERSION;
-  out.writeUInt16BE(sender.relayNumber, 2);
-  out.set(sender.incarnation, 4);
-  out.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 12);
-  out.writeUInt32BE(counter >>> 0, 16);
-  out.set(data.subarray(1, DATA_HEADER_BYTES), 20);
-  out.set(sourceIdBytes, 28);
-  out.set(data.subarray(DATA_HEADER_BYTES), FLEET_HEADER_BYTES);
-  tag(key, out, length - FLEET_TAG_BYTES).copy(out, length - FLEET_TAG_BYTES, 0, FLEET_TAG_BYTES);
-  return out;
+/** A FLEET_DATA being filled: records are appended, then `seal` writes the counter and the tag. */
+export class FleetBatch {
+  readonly buffer = Buffer.allocUnsafe(MAX_FLEET_DATAGRAM_BYTES);
+  length = FLEET_HEADER_BYTES;
+  records = 0;
+
+  constructor(sender: FleetSender) {
+    this.buffer[0] = FLEET_DATA_TYPE;
+    this.buffer[1] = FLEET_LINK_VERSION;
+    this.buffer.writeUInt16BE(sender.relayNumber, 2);
+    this.buffer.set(sender.incarnation, 4);
+  }
+
+  /** Appends a client DATA (0x03 ‖ destination ‖ payload) from `sourceIdBytes`; false when it does not fit (the batch has records: seal it first). */
+  append(data: Uint8Array, sourceIdBytes: Uint8Array): boolean {
+    const payloadLength = data.length - DATA_HEADER_BYTES;
+    const end = this.length + FLEET_RECORD_HEADER_BYTES + payloadLength;
+    if (this.records > 0 && end + FLEET_TAG_BYTES > FLEET_BATCH_BYTES) return false;
+    if (payloadLength < 1 || payloadLength > MAX_FLEET_RECORD_PAYLOAD) throw new RangeError(`fleet record payload must be 1..${MAX_FLEET_RECORD_PAYLOAD} bytes, got ${payloadLength}`);
+    const at = this.length;
+    this.buffer.writeUInt16BE(payloadLength, at);
+    this.buffer.set(data.subarray(1, DATA_HEADER_BYTES), at + 2);
+    this.buffer.set(sourceIdBytes, at + 10);
+    this.buffer.set(data.subarray(DATA_HEADER_BYTES), at + FLEET_RECORD_HEADER_BYTES);
+    this.length = end;
+    this.records++;
+    return true;
+  }
+
+  /** Writes the counter and the tag; returns the datagram (a view of the buffer, valid until the next reset). */
+  seal(key: Buffer, counter: number): Buffer {
+    if (!Number.isSafeInteger(counter) || counter < 0) throw new RangeError(`fleet counter must be a safe non-negative integer, got ${counter}`);
+    this.buffer.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 12);
+    this.buffer.writeUInt32BE(counter >>> 0, 16);
+    tag(key, this.buffer, this.length).copy(this.buffer, this.length, 0, FLEET_TAG_BYTES);
+    return this.buffer.subarray(0, this.length + FLEET_TAG_BYTES);
+  }
+
+  /** Empties the batch (the header stays). */
+  reset(): void {
+    this.length = FLEET_HEADER_BYTES;
+    this.records = 0;
+  }
 }
 
-export type FleetDataRefusal = 'malformed' | 'badTag';
+/** One FLEET_DATA of one record, for tests and tools. */
+export function encodeFleetData(key: Buffer, sender: FleetSender, counter: number, data: Uint8Array, sourceIdBytes: Uint8Array): Buffer {
+  const batch = new FleetBatch(sender);
+  batch.append(data, sourceIdBytes);
+  return Buffer.from(batch.seal(key, counter));
+}
 
 export interface FleetDataHeader {
   relayNumber: number;
@@ -61,9 +100,10 @@ export interface FleetDataHeader {
   counter: number;
 }
 
-/** Reads the header of untrusted bytes without checking the tag (so the sender's entry can be found first); null when not FLEET_DATA of this version. */
-export function readFleetHeader(bytes: Uint8Array, maxLength: number): FleetDataHeader | null {
-  if (bytes.length <= FLEET_HEADER_BYTES + FLEET_TAG_BYTES || bytes.length > maxLength) return null;
+/** Reads the header of untrusted bytes without checking the tag (so the sender's entry can be found first); null when not FLEET_DATA of this version or of an impossible length. */
+export function readFleetHeader(bytes: Uint8Array): FleetDataHeader | null {
+  const length = bytes.length;
+  if (length < FLEET_HEADER_BYTES + FLEET_RECORD_HEADER_BYTES + 1 + FLEET_TAG_BYTES || length > MAX_FLEET_DATAGRAM_BYTES) return null;
   if (bytes[0] !== FLEET_DATA_TYPE || bytes[1] !== FLEET_LINK_VERSION) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const counter = view.getUint32(12) * 0x1_0000_0000 + view.getUint32(16);
@@ -78,20 +118,34 @@ export function fleetTagValid(key: Buffer, bytes: Uint8Array): boolean {
   return timingSafeEqual(expected, bytes.subarray(body));
 }
 
-export interface FleetDelivery {
-  destinationHigh: number;
-  destinationLow: number;
-  sourceLow: number;
-  /** 0x83 ‖ source ‖ payload, written in place inside the datagram (a view of it). */
-  delivery: Uint8Array;
-}
+/** Called per record: the destination as two u32, the source's low 32 bits, and the 0x83 delivery (a view, rewritten in place). */
+export type FleetRecordVisitor = (destinationHigh: number, destinationLow: number, sourceLow: number, delivery: Uint8Array) => void;
 
-/** Turns an authenticated FLEET_DATA into the client delivery, in place (the destination id is read first). */
-export function fleetDataAsDelivery(bytes: Uint8Array): FleetDelivery {
+/**
+ * The records of an authenticated FLEET_DATA, each turned into the client delivery in place and
+ * handed to `visit`. False, and nothing visited, when the records do not fill the datagram exactly
+ * (a zero length, a record past the end, trailing bytes).
+ */
+export function forEachFleetRecord(bytes: Uint8Array, visit: FleetRecordVisitor): boolean {
+  const end = bytes.length - FLEET_TAG_BYTES;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const destinationHigh = view.getUint32(20);
-  const destinationLow = view.getUint32(24);
-  const sourceLow = view.getUint32(32);
-  bytes[DELIVERY_OFFSET] = 0x83;
-  return { destinationHigh, destinationLow, sourceLow, delivery: bytes.subarray(DELIVERY_OFFSET, bytes.length - FLEET_TAG_BYTES) };
+  let at = FLEET_HEADER_BYTES;
+  while (at < end) {
+    if (at + FLEET_RECORD_HEADER_BYTES >= end) return false;
+    const payloadLength = view.getUint16(at);
+    if (payloadLength === 0) return false;
+    at += FLEET_RECORD_HEADER_BYTES + payloadLength;
+  }
+  if (at !== end) return false;
+  at = FLEET_HEADER_BYTES;
+  while (at < end) {
+    const next = at + FLEET_RECORD_HEADER_BYTES + view.getUint16(at);
+    const destinationHigh = view.getUint32(at + 2);
+    const destinationLow = view.getUint32(at + 6);
+    const sourceLow = view.getUint32(at + 14);
+    bytes[at + DELIVERY_OFFSET_IN_RECORD] = 0x83;
+    visit(destinationHigh, destinationLow, sourceLow, bytes.subarray(at + DELIVERY_OFFSET_IN_RECORD, next));
+    at = next;
+  }
+  return true;
 }

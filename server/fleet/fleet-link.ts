@@ -6,25 +6,15 @@
  * key, a counter not seen before, and within that relay's rate. Everything else is dropped and
  * counted. Tables are bounded by the directory's size (at most 4,095 relays).
  */
-import * as dgram from 'dgram';
-import { isIP } from 'net';
+import type * as dgram from 'dgram';
 import { ReplayWindow } from '../../plugin/net/crypto/replay-window';
 import type { FleetSendOutcome } from '../../plugin/net/relay-core/relay-core';
 import { TokenBucket } from '../../plugin/net/relay-core/rate-limit';
-import { MAX_RELAY_DATAGRAM_BYTES } from '../../plugin/net/wire/relay-codec';
-import {
-  FLEET_INCARNATION_BYTES,
-  FLEET_OVERHEAD_BYTES,
-  encodeFleetData,
-  fleetDataAsDelivery,
-  fleetLinkKey,
-  fleetTagValid,
-  readFleetHeader,
-  type FleetDelivery,
-} from './fleet-datagram';
+import { createUdpSocket } from '../relay/udp-socket';
+import { FLEET_INCARNATION_BYTES, FleetBatch, fleetLinkKey, fleetTagValid, forEachFleetRecord, readFleetHeader } from './fleet-datagram';
 
 export const FLEET_LINK_DROP_REASONS = [
-  /** Not FLEET_DATA of this version, too short or too long. */
+  /** Not FLEET_DATA of this version, too short or too long, or (once authenticated) records that do not fill it exactly. */
   'malformed',
   /** A relay number the directory does not list, or an incarnation other than its entry's (a relay that restarted, or a forgery). */
   'unknownRelay',
@@ -40,10 +30,13 @@ export type FleetLinkDropReason = (typeof FLEET_LINK_DROP_REASONS)[number];
 export interface FleetLinkStats {
   /** FLEET_DATA sent to other relays. */
   sent: number;
+  /** Client datagrams (records) they carried. */
+  sentRecords: number;
   /** FLEET_DATA received, any. */
   received: number;
-  /** Authenticated and handed to the relay for delivery. */
+  /** Authenticated FLEET_DATA whose records were handed to the relay for delivery. */
   accepted: number;
+  acceptedRecords: number;
   /** Relays the link knows (from the directory). */
   peers: number;
   drops: Record<FleetLinkDropReason, number>;
@@ -64,9 +57,11 @@ interface KnownRelay {
   incarnation: Buffer;
   replay: ReplayWindow;
   rate: TokenBucket;
+  /** Records waiting for the end of this event-loop turn; null when none. */
+  batch: FleetBatch | null;
 }
 
-/** Datagrams per second one relay may send to another (a fleet relay forwards ~50,000/s a core). */
+/** FLEET_DATA per second one relay may send to another (a fleet relay forwards ~50,000 client datagrams/s a core, several per FLEET_DATA). */
 export const DEFAULT_FLEET_LINK_DATAGRAMS_PER_SECOND = 200_000;
 /** Bytes libuv may hold for the link socket; past it FLEET_DATA is dropped (`backpressure`). */
 const MAX_SEND_QUEUE_BYTES = 4 << 20;
@@ -85,7 +80,8 @@ export interface FleetLinkOptions {
   /** This relay's directory entry id (its incarnation is the first 8 bytes). */
   selfId: string;
   datagramsPerSecond?: number;
-  onDelivery: (delivery: FleetDelivery, now: number) => void;
+  /** One authenticated record: the client delivery (0x83 ‖ source ‖ payload, a view) for session destinationHigh·2^32 + destinationLow. */
+  onRecord: (destinationHigh: number, destinationLow: number, sourceLow: number, delivery: Uint8Array, now: number) => void;
   now?: () => number;
 }
 
@@ -97,10 +93,16 @@ export class FleetLink {
   private counter = 0;
   private readonly rate: number;
   private readonly now: () => number;
+  /** Relays with records waiting, flushed once at the end of the event-loop turn. */
+  private readonly waiting: KnownRelay[] = [];
+  private flushScheduled: ReturnType<typeof setImmediate> | null = null;
+  private recordNow = 0;
   private readonly counters: Omit<FleetLinkStats, 'peers'> = {
     sent: 0,
+    sentRecords: 0,
     received: 0,
     accepted: 0,
+    acceptedRecords: 0,
     drops: { malformed: 0, unknownRelay: 0, badTag: 0, replayed: 0, rateLimited: 0 },
   };
   private closed = false;
@@ -120,7 +122,7 @@ export class FleetLink {
   }
 
   static async bind(options: FleetLinkOptions): Promise<FleetLink> {
-    const socket = dgram.createSocket(isIP(options.host) === 6 ? 'udp6' : 'udp4');
+    const socket = createUdpSocket(options.host);
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind({ port: options.port ?? 0, address: options.host }, () => {
@@ -165,20 +167,50 @@ export class FleetLink {
         incarnation,
         replay: new ReplayWindow(),
         rate: new TokenBucket(this.rate, this.rate, this.now()),
+        batch: null,
       });
     }
     for (const relayNumber of [...this.relays.keys()]) if (!seen.has(relayNumber)) this.relays.delete(relayNumber);
   }
 
-  /** Client DATA (0x03 ‖ destination ‖ payload) for a session of relay `relayNumber`. */
+  /**
+   * Client DATA (0x03 ‖ destination ‖ payload) for a session of relay `relayNumber`: copied into
+   * that relay's batch, which goes out at the end of this event-loop turn (or at once when full).
+   */
   send(relayNumber: number, data: Uint8Array, sourceIdBytes: Uint8Array): FleetSendOutcome {
     const relay = this.relays.get(relayNumber);
     if (relay === undefined || this.relayNumber === 0 || this.closed) return 'unknownRelay';
     if (this.socket.getSendQueueSize() > MAX_SEND_QUEUE_BYTES) return 'backpressure';
-    const datagram = encodeFleetData(this.key, { relayNumber: this.relayNumber, incarnation: this.incarnation }, this.counter++, data, sourceIdBytes);
-    this.socket.send(datagram, relay.port, relay.host);
-    this.counters.sent++;
+    let batch = relay.batch;
+    if (batch === null) {
+      batch = relay.batch = new FleetBatch({ relayNumber: this.relayNumber, incarnation: this.incarnation });
+      this.waiting.push(relay);
+    } else if (!batch.append(data, sourceIdBytes)) {
+      // Full: out now; the relay is in `waiting` already for the new batch.
+      this.sendBatch(relay, batch);
+      batch = relay.batch = new FleetBatch({ relayNumber: this.relayNumber, incarnation: this.incarnation });
+    } else {
+      return 'ok';
+    }
+    batch.append(data, sourceIdBytes);
+    this.flushScheduled ??= setImmediate(this.flush);
     return 'ok';
+  }
+
+  /** Sends every waiting batch (the end of the event-loop turn that filled them). */
+  private readonly flush = (): void => {
+    this.flushScheduled = null;
+    for (const relay of this.waiting) if (relay.batch !== null) this.sendBatch(relay, relay.batch);
+    this.waiting.length = 0;
+  };
+
+  private sendBatch(relay: KnownRelay, batch: FleetBatch): void {
+    relay.batch = null;
+    if (this.closed || batch.records === 0) return;
+    // A fresh buffer per batch: the socket may still hold this one after send() returns.
+    this.socket.send(batch.seal(this.key, this.counter++), relay.port, relay.host);
+    this.counters.sent++;
+    this.counters.sentRecords += batch.records;
   }
 
   stats(): FleetLinkStats {
@@ -188,6 +220,9 @@ export class FleetLink {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    if (this.flushScheduled !== null) clearImmediate(this.flushScheduled);
+    this.flushScheduled = null;
+    this.waiting.length = 0;
     this.relays.clear();
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
@@ -195,7 +230,7 @@ export class FleetLink {
   private readonly onMessage = (datagram: Buffer): void => {
     this.counters.received++;
     const drops = this.counters.drops;
-    const header = readFleetHeader(datagram, MAX_RELAY_DATAGRAM_BYTES + FLEET_OVERHEAD_BYTES);
+    const header = readFleetHeader(datagram);
     if (header === null) {
       drops.malformed++;
       return;
@@ -220,7 +255,16 @@ export class FleetLink {
       drops.rateLimited++;
       return;
     }
+    this.recordNow = now;
+    if (!forEachFleetRecord(datagram, this.onRecord)) {
+      drops.malformed++;
+      return;
+    }
     this.counters.accepted++;
-    this.options.onDelivery(fleetDataAsDelivery(datagram), now);
+  };
+
+  private readonly onRecord = (destinationHigh: number, destinationLow: number, sourceLow: number, delivery: Uint8Array): void => {
+    this.counters.acceptedRecords++;
+    this.options.onRecord(destinationHigh, destinationLow, sourceLow, delivery, this.recordNow);
   };
 }

@@ -13,12 +13,12 @@ import { RtcAnswerStatus, RELAY_ID_BYTES, decodeRtcSignal, encodeRtcAnswer } fro
 import { RelayCore, type CoreSession, type SessionEnd } from '../../plugin/net/relay-core/relay-core';
 import type { Logger } from '../../plugin/net/types';
 import { LogLimiter } from './log-limiter';
+import { createUdpSocket } from './udp-socket';
 import { resolveRelayOptions, type RelayOptions, type ResolvedRelayOptions } from './options';
 import type { Session, WsConnection } from './sessions';
 import type { RelayStats } from './stats';
 import { verifyRelayToken } from './token';
 import { attachFleet, type FleetState } from '../fleet/attach';
-import type { FleetDelivery } from '../fleet/fleet-datagram';
 import type { FleetSendOutcome } from '../../plugin/net/relay-core/relay-core';
 import { RtcLinks, loadNodeDataChannel, type NodeDataChannelLoad, type RtcLink } from './webrtc';
 
@@ -50,8 +50,8 @@ export interface FleetHooks {
   setFleetNumber(relayNumber: number | null): void;
   /** Where DATA for another relay's session goes; null: dropped as unknownDestination. */
   setFleetSender(send: ((relayNumber: number, data: Uint8Array, sourceIdBytes: Uint8Array) => FleetSendOutcome) | null): void;
-  /** FLEET_DATA the link authenticated. */
-  deliverFromFleet(delivery: FleetDelivery, now: number): void;
+  /** A record of a FLEET_DATA the link authenticated: the client delivery (0x83 ‖ source ‖ payload). */
+  deliverFromFleet(destinationHigh: number, destinationLow: number, sourceLow: number, delivery: Uint8Array, now: number): void;
 }
 
 /** Tries when port 0 gave a UDP port whose TCP twin is taken. */
@@ -71,15 +71,6 @@ export async function startRelay(options?: RelayOptions): Promise<RelayServer> {
   const webrtc: NodeDataChannelLoad = config.webrtc ? loadNodeDataChannel(config.webrtcModule) : { module: null, error: null, version: null };
   const relay = new Relay(config, bound.udp, bound.server, bound.port, webrtc);
   return options?.fleet ? attachFleet(relay, options.fleet, config.logger) : relay;
-}
-
-/** Addresses are IPs already: skip the DNS module on every send (measurably faster). */
-function ipLookup(address: string, _options: unknown, callback: (error: Error | null, address: string, family: number) => void): void {
-  callback(null, address, isIP(address) === 6 ? 6 : 4);
-}
-
-function createUdpSocket(host: string): dgram.Socket {
-  return dgram.createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', lookup: ipLookup as unknown as dgram.SocketOptions['lookup'] });
 }
 
 async function bindSamePort(host: string, port: number): Promise<{ udp: dgram.Socket; server: http.Server; port: number }> {
@@ -267,8 +258,8 @@ class Relay implements RelayServer, FleetHooks {
     this.fleetSend = send;
   }
 
-  deliverFromFleet(delivery: FleetDelivery, now: number): void {
-    this.core.deliverFromFleet(delivery.destinationHigh, delivery.destinationLow, delivery.sourceLow, delivery.delivery, now);
+  deliverFromFleet(destinationHigh: number, destinationLow: number, sourceLow: number, delivery: Uint8Array, now: number): void {
+    this.core.deliverFromFleet(destinationHigh, destinationLow, sourceLow, delivery, now);
   }
 
   remoteAddresses(): string[] {
