@@ -29,6 +29,7 @@ export {
   type LobbyErrorCode,
   type MemoryLobbyHubOptions,
   type ColyseusLobbyOptions,
+  type LobbyRelays,
   type RouteSyncChannel,
   type RouteSyncOptions,
   type RouteSyncStats,

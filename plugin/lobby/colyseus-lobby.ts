@@ -17,7 +17,9 @@ import {
   LOBBY_ROOM_TYPE,
   LobbyJoinErrorCode,
   LobbyMessageType,
+  MAX_LOBBY_RELAYS,
   MAX_REQUEST_SEQ,
+  type LobbyRelays,
   type SetMetadataRequest,
   type WelcomeMessage,
 } from './lobby-protocol';
@@ -70,6 +72,7 @@ const MAX_MEMBERS_READ = 4_096;
 const MAX_KEYS_READ = 64;
 const MAX_VALUE_READ = 8_192;
 const MAX_TOKEN_READ = 4_096;
+const MAX_RELAY_URL_READ = 300;
 
 type ConnectionState = 'open' | 'reconnecting' | 'closed';
 
@@ -93,6 +96,7 @@ export class ColyseusLobby implements LobbyAdapter {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private currentSelfId: string;
   private currentRelayToken: string | undefined;
+  private currentRelays: LobbyRelays | undefined;
   /** Renews the relay token at half its lifetime, so a REGISTER at any time has a valid one. */
   private tokenTimer: ReturnType<typeof setTimeout> | null = null;
   /** The renewal came due while the connection was down: ask as soon as it is back. */
@@ -139,6 +143,7 @@ export class ColyseusLobby implements LobbyAdapter {
     this.lobbyName = lobbyName;
     this.currentSelfId = room.sessionId;
     this.currentRelayToken = welcome.relayToken;
+    this.currentRelays = welcome.relays;
     this.limits = welcome.limits;
     this.logger = settings.logger;
     this.view = new MemberView(this.selfId);
@@ -163,6 +168,16 @@ export class ColyseusLobby implements LobbyAdapter {
    */
   get relayToken(): string | undefined {
     return this.currentRelayToken;
+  }
+
+  /**
+   * The relay fleet's relays as the lobby server handed them out at join (and again at each rejoin),
+   * least-loaded first: `udp` ('udp://host:port', for Node) and `ws` ('ws://host:port', for
+   * browsers). Undefined when the server reads no fleet (no fleetSecret); empty lists when it knows
+   * no relay (fleet empty, or its Redis unreachable since it started). A copy each time.
+   */
+  get relays(): LobbyRelays | undefined {
+    return this.currentRelays === undefined ? undefined : { udp: this.currentRelays.udp.slice(), ws: this.currentRelays.ws.slice() };
   }
 
   members(): LobbyMember[] {
@@ -379,6 +394,7 @@ export class ColyseusLobby implements LobbyAdapter {
     this.view.renameSelf(room.sessionId);
     this.currentSelfId = room.sessionId;
     if (welcome.relayToken !== undefined) this.currentRelayToken = welcome.relayToken;
+    if (welcome.relays !== undefined) this.currentRelays = welcome.relays;
     this.room = room;
     this.roomGone = false;
     this.connection = 'open';
@@ -508,7 +524,17 @@ function readWelcome(message: unknown, sessionId: string): WelcomeMessage | null
     const ttl = readTokenTtl(message.relayTokenTtlSeconds);
     if (ttl !== undefined) welcome.relayTokenTtlSeconds = ttl;
   }
+  const relays = readRelays(message.relays);
+  if (relays !== undefined) welcome.relays = relays;
   return welcome;
+}
+
+/** The welcome's relay lists: URLs of the right scheme only, at most MAX_LOBBY_RELAYS each, whatever the server sends. */
+function readRelays(value: unknown): LobbyRelays | undefined {
+  if (!isPlainRecord(value)) return undefined;
+  const read = (list: unknown, scheme: RegExp): string[] =>
+    Array.isArray(list) ? list.filter((url): url is string => typeof url === 'string' && url.length <= MAX_RELAY_URL_READ && scheme.test(url)).slice(0, MAX_LOBBY_RELAYS) : [];
+  return { udp: read(value.udp, /^udp:\/\/[^\s/]+$/), ws: read(value.ws, /^wss?:\/\/[^\s]+$/) };
 }
 
 /** A token lifetime the server may send: whole seconds, at least 1, at most a year. */

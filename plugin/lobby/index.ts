@@ -1,6 +1,7 @@
 export { LobbyError, type LobbyAdapter, type LobbyErrorCode, type LobbyMember } from './lobby-adapter';
 export { MemoryLobby, MemoryLobbyHub, type MemoryLobbyHubOptions, type MemoryLobbyHubStats } from './memory-lobby';
 export { ColyseusLobby, type ColyseusLobbyOptions } from './colyseus-lobby';
+export type { LobbyRelays } from './lobby-protocol';
 export {
   bindRouteSync,
   PEER_ID_KEY,

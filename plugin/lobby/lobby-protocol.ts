@@ -43,7 +43,22 @@ export interface WelcomeMessage {
   relayToken?: string;
   /** Lifetime of relayToken in seconds; the client asks for a fresh one at half of it. */
   relayTokenTtlSeconds?: number;
+  /**
+   * Present when the lobby server reads a relay fleet (startLobbyServer's fleetSecret): the fleet's
+   * relays as of this join, least-loaded first. Empty lists mean the lobby knows no relay (the fleet
+   * is empty, or Redis has been unreachable since the lobby started).
+   */
+  relays?: LobbyRelays;
 }
+
+/** Relay URLs by transport, least-loaded first: `udp://host:port` and `ws://host:port`, at most MAX_LOBBY_RELAYS each. */
+export interface LobbyRelays {
+  udp: string[];
+  ws: string[];
+}
+
+/** Relay URLs of each kind a welcome carries at most. */
+export const MAX_LOBBY_RELAYS = 32;
 
 export interface RelayTokenMessage {
   relayToken: string;

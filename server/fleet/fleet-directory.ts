@@ -243,3 +243,12 @@ export async function startFleetDirectory(options: FleetDirectoryOptions): Promi
     },
   };
 }
+
+/** The Redis key prefix of directory entries, for readers outside the directory (the lobby). */
+export const FLEET_KEY_PREFIX = KEY_PREFIX;
+
+/** One raw directory entry checked against the fleet secret: its member info, or null when it does not verify. */
+export function verifyFleetEntry(secret: string, raw: string): FleetMemberInfo | null {
+  const entry = verify(secret, raw);
+  return entry === null ? null : { relayNumber: entry.relayNumber, endpoints: entry.endpoints, sessions: entry.sessions };
+}

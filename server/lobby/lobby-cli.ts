@@ -7,14 +7,16 @@ import { consoleLogger, type Logger } from '../../plugin/net/types';
 import { flagArguments } from '../cli-args';
 import { startLobbyServer, type LobbyServer, type LobbyServerOptions } from './lobby-server';
 
-export const LOBBY_CLI_USAGE = `usage: switchboard lobby [--port 2567] [--host 127.0.0.1] [--relay-secret SECRET] [--capacity 16] [--redis URL]
+export const LOBBY_CLI_USAGE = `usage: switchboard lobby [--port 2567] [--host 127.0.0.1] [--relay-secret SECRET] [--capacity 16] [--redis URL] [--fleet-secret S]
   --port          TCP port for HTTP matchmaking and WebSocket (0 = any free port)
   --host          address to listen on
   --relay-secret  hand every member a relay token signed with this secret
                   (or set SWITCHBOARD_RELAY_SECRET); at least 32 random bytes as
                   hex or base64url: \`npx switchboard secret\` prints one
   --capacity      members per lobby
-  --redis URL     share rooms with the other lobby servers on this Redis`;
+  --redis URL     share rooms with the other lobby servers on this Redis
+  --fleet-secret  the relay fleet's secret (or set SWITCHBOARD_FLEET_SECRET; needs
+                  --redis): hand every member the fleet's relays, least-loaded first`;
 
 export type LobbyCliParse = { ok: true; options: LobbyServerOptions; help: boolean } | { ok: false; error: string };
 
@@ -22,6 +24,8 @@ export function parseLobbyCliArgs(args: readonly string[], env: Readonly<Record<
   const options: LobbyServerOptions = {};
   const secretFromEnv = env.SWITCHBOARD_RELAY_SECRET;
   if (secretFromEnv !== undefined && secretFromEnv.length > 0) options.relaySecret = secretFromEnv;
+  const fleetSecretFromEnv = env.SWITCHBOARD_FLEET_SECRET;
+  let fleetSecretFlag = false;
   for (const { arg, flag, value: takeValue } of flagArguments(args)) {
     if (arg === '--help' || arg === '-h') return { ok: true, options, help: true };
     switch (flag) {
@@ -52,10 +56,20 @@ export function parseLobbyCliArgs(args: readonly string[], env: Readonly<Record<
         options.redisUrl = text;
         break;
       }
+      case '--fleet-secret': {
+        const text = takeValue();
+        if (text === undefined || text.length === 0) return { ok: false, error: '--fleet-secret needs a value' };
+        options.fleetSecret = text;
+        fleetSecretFlag = true;
+        break;
+      }
       default:
         return { ok: false, error: `unknown argument ${JSON.stringify(arg)}` };
     }
   }
+  // Like the relay: the flag needs --redis; the variable applies only where there is a Redis to read.
+  if (fleetSecretFlag && options.redisUrl === undefined) return { ok: false, error: '--fleet-secret needs --redis' };
+  if (!fleetSecretFlag && fleetSecretFromEnv !== undefined && fleetSecretFromEnv.length > 0 && options.redisUrl !== undefined) options.fleetSecret = fleetSecretFromEnv;
   return { ok: true, options, help: false };
 }
 
@@ -88,7 +102,8 @@ export async function runLobbyCli(args: readonly string[], io: Partial<LobbyCliI
     return undefined;
   }
   const server = await startLobbyServer({ ...parsed.options, logger: io.logger ?? consoleLogger });
-  out(`switchboard lobby listening on ${server.url}${parsed.options.relaySecret !== undefined ? ' (hands out relay tokens)' : ''}`);
+  const extras = [parsed.options.relaySecret !== undefined ? 'hands out relay tokens' : '', parsed.options.fleetSecret !== undefined ? "hands out the fleet's relays" : ''].filter(Boolean);
+  out(`switchboard lobby listening on ${server.url}${extras.length > 0 ? ` (${extras.join(', ')})` : ''}`);
   if (io.handleSignals ?? true) {
     const stop = () => {
       process.off('SIGINT', stop);

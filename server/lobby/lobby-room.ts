@@ -9,6 +9,7 @@ import {
   LobbyMessageType,
   MAX_REQUEST_SEQ,
   type MetadataResultMessage,
+  type LobbyRelays,
   type RelayTokenMessage,
   type WelcomeMessage,
 } from '../../plugin/lobby/lobby-protocol';
@@ -41,6 +42,8 @@ export interface LobbyRoomConfig {
   /** Unknown, malformed or undecodable messages one member may send before it is disconnected. */
   maxMisbehaviour: number;
   logger: Logger;
+  /** The fleet's relays now, least-loaded first (set when the lobby reads a relay fleet). */
+  relays?: () => LobbyRelays;
 }
 
 interface MemberData {
@@ -139,6 +142,7 @@ export function createLobbyRoomClass(config: LobbyRoomConfig, counters: LobbyCou
         welcome.relayToken = relayToken;
         welcome.relayTokenTtlSeconds = config.relayTokenTtlSeconds;
       }
+      if (config.relays !== undefined) welcome.relays = config.relays();
       client.send(LobbyMessageType.Welcome, welcome);
     }
 

@@ -8,9 +8,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from '@colyseus/core';
 import { WebSocketTransport } from '@colyseus/ws-transport';
-import { LOBBY_ROOM_TYPE } from '../../plugin/lobby/lobby-protocol';
+import { LOBBY_ROOM_TYPE, type LobbyRelays } from '../../plugin/lobby/lobby-protocol';
 import { maxUpdateBytes, resolveMetadataLimits, type LobbyMetadataLimits } from '../../plugin/lobby/metadata-rules';
 import { consoleLogger, type Logger } from '../../plugin/net/types';
+import { startFleetReader, type FleetReader } from '../fleet/fleet-reader';
 import { relaySecretProblem } from '../relay/token';
 import { LobbyCounters, type LobbyServerStats } from './lobby-counters';
 import { createLobbyRoomClass, type LobbyRoomConfig } from './lobby-room';
@@ -47,12 +48,20 @@ export interface LobbyServerOptions {
   patchRateMs?: number;
   /** Colyseus Redis presence + driver: lobby servers given the same URL share rooms (docs/SCALING.md). */
   redisUrl?: string;
+  /**
+   * The relay fleet's secret (needs redisUrl): the lobby reads the fleet directory on that Redis
+   * (about every 1.5 s) and each welcome carries the fleet's relays, least-loaded first
+   * (ColyseusLobby.relays). Same strength rule as relaySecret.
+   */
+  fleetSecret?: string;
 }
 
 export interface LobbyServer {
   /** 'ws://host:port', what ColyseusLobby.join takes. */
   url: string;
   stats(): LobbyServerStats;
+  /** What a member joining now is handed as `relays` (least-loaded first); undefined without fleetSecret. */
+  relays(): LobbyRelays | undefined;
   /** Disconnects every member, disposes the lobbies and stops listening. Idempotent. */
   close(): Promise<void>;
 }
@@ -80,11 +89,17 @@ export async function startLobbyServer(options: LobbyServerOptions = {}): Promis
   running = true;
 
   let shared: Awaited<ReturnType<typeof lobbyRedis>> | null = null;
+  let fleet: FleetReader | null = null;
   if (options.redisUrl !== undefined) {
     try {
       shared = await lobbyRedis(options.redisUrl);
       // Other lobby servers send members here for rooms this process holds: advertise the real port.
       if (port === 0) port = await freePort(host);
+      if (options.fleetSecret !== undefined) {
+        fleet = await startFleetReader({ redisUrl: options.redisUrl, secret: options.fleetSecret, log: (line) => logger.warn(line) });
+        const reader = fleet;
+        config.relays = () => reader.relays();
+      }
     } catch (error) {
       running = false;
       throw error;
@@ -95,6 +110,7 @@ export async function startLobbyServer(options: LobbyServerOptions = {}): Promis
   const colyseus = new Server({ transport, greet: false, gracefullyShutdown: false, logger: colyseusLogger(logger), ...(shared ? { presence: shared.presence, driver: shared.driver, publicAddress: `${host.includes(':') ? `[${host}]` : host}:${port}` } : {}) });
   const httpServer = transport.server;
   if (httpServer === undefined || !('closeAllConnections' in httpServer)) {
+    await fleet?.dispose();
     running = false;
     throw new Error('startLobbyServer: the WebSocket transport has no HTTP server');
   }
@@ -111,6 +127,7 @@ export async function startLobbyServer(options: LobbyServerOptions = {}): Promis
         httpServer.closeAllConnections();
         if (httpServer.listening) httpServer.close();
         await withTimeout(httpClosed, CLOSE_TIMEOUT_MS);
+        await fleet?.dispose();
         running = false;
       }
     })();
@@ -125,7 +142,7 @@ export async function startLobbyServer(options: LobbyServerOptions = {}): Promis
   }
   const address = httpServer.address() as AddressInfo;
   const url = `ws://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
-  return { url, stats: () => counters.snapshot(), close };
+  return { url, stats: () => counters.snapshot(), relays: () => fleet?.relays(), close };
 }
 
 function resolveConfig(options: LobbyServerOptions, logger: Logger): LobbyRoomConfig {
@@ -152,6 +169,11 @@ function resolveConfig(options: LobbyServerOptions, logger: Logger): LobbyRoomCo
   if (config.relaySecret !== undefined) {
     const problem = relaySecretProblem(config.relaySecret);
     if (problem !== null) throw new TypeError(`startLobbyServer: relaySecret: ${problem}`);
+  }
+  if (options.fleetSecret !== undefined) {
+    if (options.redisUrl === undefined) throw new TypeError('startLobbyServer: fleetSecret needs redisUrl (the fleet directory lives on that Redis)');
+    const problem = relaySecretProblem(options.fleetSecret);
+    if (problem !== null) throw new TypeError(`startLobbyServer: fleetSecret: ${problem}`);
   }
   return config;
 }
