@@ -189,9 +189,11 @@ export async function startFleetStack(options: FleetStackOptions = {}): Promise<
     const cli = (name: string, args: string[]): Child =>
       spawnChild(name, process.execPath, ['-C', 'switchboard-source', '-r', 'ts-node/register/transpile-only', CHILD_ENTRY, ...args], env, warn, 'pipe');
     const relayChildren = [1, 2].map((n) => cli(`relay ${n}`, ['relay', '--host', HOST, '--port', '0', '--fleet-redis', redisUrl]));
-    const lobbyChildren = [1, 2].map((n) => cli(`lobby ${n}`, ['lobby', '--host', HOST, '--port', '0', '--redis', redisUrl]));
-    children.push(...relayChildren, ...lobbyChildren);
+    children.push(...relayChildren);
     const relays = (await Promise.all(relayChildren.map((c) => waitForLine(c, /switchboard relay ready: (udp:\/\/\S+) (ws:\/\/\S+)/)))).map((m) => ({ udpUrl: m[1]!, wsUrl: m[2]! }));
+    // Lobbies after the relays are in the directory: their first listing already has both.
+    const lobbyChildren = [1, 2].map((n) => cli(`lobby ${n}`, ['lobby', '--host', HOST, '--port', '0', '--redis', redisUrl]));
+    children.push(...lobbyChildren);
     const lobbies = (await Promise.all(lobbyChildren.map((c) => waitForLine(c, /switchboard lobby listening on (ws:\/\/\S+)/)))).map((m) => m[1]!);
 
     const bundle = await bundlePromise;

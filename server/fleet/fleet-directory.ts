@@ -250,5 +250,5 @@ export const FLEET_KEY_PREFIX = KEY_PREFIX;
 /** One raw directory entry checked against the fleet secret: its member info, or null when it does not verify. */
 export function verifyFleetEntry(secret: string, raw: string): FleetMemberInfo | null {
   const entry = verify(secret, raw);
-  return entry === null ? null : { relayNumber: entry.relayNumber, endpoints: entry.endpoints, sessions: entry.sessions };
+  return entry === null ? null : { relayNumber: entry.relayNumber, id: entry.id, endpoints: entry.endpoints, sessions: entry.sessions };
 }
