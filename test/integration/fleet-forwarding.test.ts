@@ -1,4 +1,5 @@
 import { strict as assert } from 'assert';
+import { expect } from 'chai';
 import * as dgram from 'dgram';
 import { startRelay, type RelayServer } from '../../server';
 import type { FleetRelayStats } from '../../server/fleet/attach';
@@ -166,4 +167,26 @@ describe('relay fleet: relay-to-relay forwarding on a real redis-server', functi
     assert.deepEqual(alice.messages.map((m) => textOf(m.data)), expected);
     assert.deepEqual([a.fleet!.relayNumber, b.fleet!.relayNumber], numbers, 'the number held before the outage is claimed again');
   });
+
+  it('a relay closed cleanly leaves the directory at once; a restarted one rejoins under a new incarnation and forwarding resumes', async () => {
+    const [a, b] = await twoRelays();
+    const oldId = b.fleet!.id;
+    await b.close();
+    relays.splice(relays.indexOf(b), 1);
+    await waitFor('a to drop b from its link', () => fleetStats(a).peers === 0, { timeoutMs: 5_000 });
+    const b2 = await startRelay({ host: '127.0.0.1', port: 0, logger: quiet, webrtc: false, fleet: { redisUrl: redis.url, secret } });
+    relays.push(b2);
+    expect(b2.fleet!.id).to.not.equal(oldId);
+    await waitFor('a and the restarted relay to know each other', () => fleetStats(a).peers === 1 && fleetStats(b2).peers === 1, { timeoutMs: 10_000 });
+    const alice = createTestPeer({ relay: a.udpUrl });
+    const bob = createTestPeer({ relay: b2.udpUrl });
+    peers.push(alice, bob);
+    await waitForRoutes(peers);
+    connectPair(alice, bob, [{ id: 0, reliable: true }]);
+    await pumpUntil(peers, 'alice and bob to connect through the restarted relay', () => isConnected(alice, bob.id) && isConnected(bob, alice.id));
+    assert.equal(alice.net.sendMessage(bob.id, 0, bytesOf('after restart')), 0);
+    await pumpUntil(peers, 'the message', () => bob.messages.length === 1);
+    assert.equal(textOf(bob.messages[0].data), 'after restart');
+  });
 });
+
