@@ -6,6 +6,8 @@
  * Everything runs on relay two's virtual clock and timers; relay one is advanced in lockstep.
  */
 import { expect } from 'chai';
+import { bindRouteSync } from '../../plugin/lobby/route-sync';
+import { MemoryLobbyHub } from '../../plugin/lobby/memory-lobby';
 import { Result } from '../../plugin/net/result';
 import type { DatagramSocket } from '../../plugin/net/transport/datagram-socket';
 import { MemorySwitch } from '../../plugin/net/transport/memory-switch';
@@ -136,6 +138,51 @@ describe('NetworkManager with a relay list, in virtual time', function () {
     // The given-up client closed every socket it had opened to relay one.
     expect(relays.one.stats().sockets, 'sockets left open on relay one').to.equal(0);
     expect(relays.two.stats().sessions).to.equal(2);
+  });
+
+  it('with bindRouteSync over a lobby: relay one goes silent, the sync republishes the new routes, the other side updatePeers and 1,000 reliable messages each way arrive once, in order', async () => {
+    const relays = new TwoRelays();
+    const hub = new MemoryLobbyHub();
+    const make = (label: string): TestPeer => {
+      const p = createTestPeer({ relay: [R1, R2], socketFactory: relays.socketFactory, clock: relays.two.clock, timers: relays.two.timers, identity: seededIdentity(label) });
+      peers.push(p);
+      return p;
+    };
+    const a = make('sync a');
+    const b = make('sync b');
+    const syncs = [bindRouteSync(a.net, hub.join('a'), { channels: [{ id: 0, reliable: true }], logger: quietLogger }), bindRouteSync(b.net, hub.join('b'), { channels: [{ id: 0, reliable: true }], logger: quietLogger })];
+    // A frame, then the lobby's events (microtasks) get their turn, as in a game's loop.
+    const pump = async (what: string, condition: () => boolean, maxFrames: number, each?: () => void): Promise<void> => {
+      for (let i = 0; i < maxFrames && !condition(); i++) {
+        each?.();
+        relays.frame([a, b]);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (!condition()) throw new Error(`still waiting for ${what} after ${maxFrames} virtual frames (virtual time ${relays.two.now} ms)`);
+    };
+    try {
+      await pump('both ends connected through the lobby', () => isConnected(a, b.id) && isConnected(b, a.id), 2000);
+      const total = 1000;
+      const sent = [0, 0];
+      const sendSome = (): void => {
+        for (let k = 0; k < 10 && sent[0] < total; k++, sent[0]++) expect(a.net.sendMessage(b.id, 0, numbered(sent[0], 40))).to.equal(Result.Ok);
+        for (let k = 0; k < 10 && sent[1] < total; k++, sent[1]++) expect(b.net.sendMessage(a.id, 0, numbered(sent[1], 40))).to.equal(Result.Ok);
+      };
+      await pump('about 300 each way before relay one dies', () => a.messages.length >= 300 && b.messages.length >= 300, 2000, sendSome);
+      relays.silenceOne();
+      await pump('every message, both ways, through relay two', () => a.messages.length >= total && b.messages.length >= total, 20_000, sendSome);
+      for (let i = 0; i < 200; i++) relays.frame([a, b]);
+      const range = Array.from({ length: total }, (_, i) => i);
+      expect(b.messages.map((m) => indexOf(m.data)), 'a → b').to.deep.equal(range);
+      expect(a.messages.map((m) => indexOf(m.data)), 'b → a').to.deep.equal(range);
+      for (const [p, sync] of [[a, syncs[0]], [b, syncs[1]]] as const) {
+        expect(p.net.getTransportInfo().relay).to.equal(R2);
+        expect(sync.stats().published, 'the route from relay one, then the one from relay two').to.equal(2);
+        expect(sync.stats().updated, 'the other side\'s new route applied with updatePeer').to.equal(1);
+      }
+    } finally {
+      for (const sync of syncs) sync.unsubscribe();
+    }
   });
 
   it('a whole list down: peers go disconnected naming every relay, retries slow down turn by turn, and the first relay to answer takes them back', () => {
