@@ -19,8 +19,8 @@ export interface ChannelConfig {
 
 /** Runtime settings of the plugin; plugin.json holds the defaults, installSwitchboard() takes overrides. */
 export interface PluginConfig {
-  /** 'ws://host:port', 'wss://…' or (Node only) 'udp://host:port'. */
-  relay: string;
+  /** 'ws://host:port', 'wss://…' or (Node only) 'udp://host:port'; or a list of 1..8 relays of one fleet, tried in order. */
+  relay: string | string[];
   /** Relay access token; null when the relay has no secret. */
   token: string | null;
   /** Channels connectPeer() opens on every peer. */
@@ -76,12 +76,23 @@ const RELAY_PATTERN = /^(udp|ws|wss):\/\/[^/\s]+/;
 const MAX_CHANNEL_ID = 127;
 const MAX_TOKEN_LENGTH = 1024;
 const MAX_ENTRIES = 64;
+/** As NetworkManagerOptions.relay (MAX_RELAY_URLS). */
+const MAX_RELAYS = 8;
 
 type FieldCheck = (value: unknown, path: string, issues: string[]) => void;
 
 const configChecks: Record<keyof PluginConfig, FieldCheck> = {
   relay: (v, path, issues) => {
-    if (typeof v !== 'string' || !RELAY_PATTERN.test(v)) issues.push(`${path}: expected 'ws://host:port', 'wss://…' or 'udp://host:port', got ${describe(v)}`);
+    const expected = `expected 'ws://host:port', 'wss://…' or 'udp://host:port'`;
+    if (!Array.isArray(v)) {
+      if (typeof v !== 'string' || !RELAY_PATTERN.test(v)) issues.push(`${path}: ${expected} (or a list of 1..${MAX_RELAYS} of them), got ${describe(v)}`);
+      return;
+    }
+    if (v.length === 0 || v.length > MAX_RELAYS) return void issues.push(`${path}: expected a list of 1..${MAX_RELAYS} relay URLs, got ${v.length}`);
+    v.forEach((entry: unknown, i) => {
+      if (typeof entry !== 'string' || !RELAY_PATTERN.test(entry)) issues.push(`${path}[${i}]: ${expected}, got ${describe(entry)}`);
+      else if (v.indexOf(entry) < i) issues.push(`${path}[${i}]: expected a relay not listed before, got ${describe(entry)} again`);
+    });
   },
   token: (v, path, issues) => {
     if (v !== null && (typeof v !== 'string' || v.length > MAX_TOKEN_LENGTH)) issues.push(`${path}: expected null or a string of at most ${MAX_TOKEN_LENGTH} characters, got ${describe(v)}`);

@@ -1,12 +1,16 @@
 import { Identity } from './identity';
-import type { RelayTokenSource } from './transport/relay-client';
+import type { RelayTimers, RelayTokenSource } from './transport/relay-client';
 import { isTransportPreference, parseRelayUrl, type DatagramSocket, type TransportPreference } from './transport/datagram-socket';
 import type { Clock, LinkConditioner, Logger } from './types';
 
 /** Options of a NetworkManager (docs/API.md); the fields below `linkConditioner` are additions. */
 export interface NetworkManagerOptions {
-  /** 'udp://host:port' (Node) or 'ws://host:port' / 'wss://…' (browser and Node). */
-  relay: string;
+  /**
+   * 'udp://host:port' (Node) or 'ws://host:port' / 'wss://…' (browser and Node). A list (1 to 8)
+   * names relays of one fleet, tried in order: a manager that loses its relay registers with the
+   * next one (wrapping around) and `routeUpdate$` emits its new route.
+   */
+  relay: string | readonly string[];
   /**
    * Relay access token, required when the relay has a secret. A function is asked for a fresh one
    * before every REGISTER (the first, and each after the relay restarted or the session was lost),
@@ -40,6 +44,8 @@ export interface NetworkManagerOptions {
   clock?: Clock;
   /** Builds the socket to the relay; for instrumented transports in tests and tools. */
   socketFactory?: (url: string) => DatagramSocket;
+  /** Timers for the relay link's retries and keepalives (default the host's setTimeout); for virtual time in tests and tools. */
+  timers?: RelayTimers;
   /**
    * Link to a ws:// or wss:// relay (default 'auto'): 'auto' moves DATA to a WebRTC data channel
    * where the runtime has RTCPeerConnection and stays on the WebSocket when it cannot connect;
@@ -86,11 +92,13 @@ const limitRanges: Record<keyof ResolvedManagerLimits, Range> = {
 /** Every option key; anything else is a misspelling and throws, naming itself. */
 const OPTION_KEYS: readonly (keyof NetworkManagerOptions)[] = [
   'relay', 'token', 'identity', 'linkConditioner', 'mtuBytes', 'timeoutMs', 'keepaliveMs', 'maxReliableMessageBytes',
-  'maxUnreliableMessageBytes', 'maxPendingReliableBytes', 'maxPeers', 'maxInboxDatagrams', 'logger', 'clock', 'socketFactory', 'transport',
+  'maxUnreliableMessageBytes', 'maxPendingReliableBytes', 'maxPeers', 'maxInboxDatagrams', 'logger', 'clock', 'socketFactory', 'timers', 'transport',
 ];
+/** Relays in one `relay` list at most: a fleet's few entry points, not a directory. */
+export const MAX_RELAY_URLS = 8;
 const CONDITIONER_KEYS = ['lossRate', 'duplicateRate', 'reorderRate', 'latencyMs', 'jitterMs', 'seed'];
 
-type Resolved = { ok: true; limits: ResolvedManagerLimits; options: NetworkManagerOptions } | { ok: false; error: string };
+type Resolved = { ok: true; limits: ResolvedManagerLimits; options: NetworkManagerOptions; relays: readonly string[] } | { ok: false; error: string };
 
 /**
  * Checks options and fills in defaults. Returns an error naming the field and what was expected;
@@ -103,14 +111,9 @@ export function resolveManagerOptions(options: unknown): Resolved {
   const snapshot = readPlain(options, OPTION_KEYS, '');
   if (typeof snapshot === 'string') return { ok: false, error: snapshot };
   const o = snapshot;
-  if (typeof o.relay !== 'string' || !/^(udp|ws|wss):\/\/[^/\s]+/.test(o.relay)) {
-    return { ok: false, error: `relay: expected 'udp://host:port', 'ws://host:port' or 'wss://…', got ${describe(o.relay)}` };
-  }
-  try {
-    parseRelayUrl(o.relay);
-  } catch (error) {
-    return { ok: false, error: `relay: ${(error as Error).message}` };
-  }
+  const relays = readRelayList(o.relay);
+  if (typeof relays === 'string') return { ok: false, error: relays };
+  o.relay = typeof o.relay === 'string' ? o.relay : relays;
   if (o.identity !== undefined && !Identity.isIdentity(o.identity)) {
     return { ok: false, error: `identity: expected an Identity from Identity.generate() or Identity.fromSecretKey(), got ${describe(o.identity)}` };
   }
@@ -128,8 +131,12 @@ export function resolveManagerOptions(options: unknown): Resolved {
   if (o.transport !== undefined && !isTransportPreference(o.transport)) {
     return { ok: false, error: `transport: expected 'auto', 'webrtc' or 'websocket', got ${describe(o.transport)}` };
   }
-  if (o.transport === 'webrtc' && o.relay.startsWith('udp:')) {
-    return { ok: false, error: `transport: 'webrtc' needs a ws:// or wss:// relay, got ${describe(o.relay)}` };
+  if (o.transport === 'webrtc') {
+    const udp = relays.findIndex((url) => url.startsWith('udp:'));
+    if (udp >= 0) return { ok: false, error: `transport: 'webrtc' needs a ws:// or wss:// relay, got ${describe(relays[udp])}${relays.length > 1 ? ` as relay[${udp}]` : ''}` };
+  }
+  if (o.timers !== undefined && (typeof o.timers !== 'object' || o.timers === null || typeof (o.timers as RelayTimers).setTimeout !== 'function' || typeof (o.timers as RelayTimers).clearTimeout !== 'function')) {
+    return { ok: false, error: `timers: expected an object with setTimeout(callback, ms) and clearTimeout(handle) functions, got ${describe(o.timers)}` };
   }
   if (o.linkConditioner !== undefined) {
     if (typeof o.linkConditioner !== 'object' || o.linkConditioner === null) return { ok: false, error: `linkConditioner: expected an object, got ${describe(o.linkConditioner)}` };
@@ -155,7 +162,53 @@ export function resolveManagerOptions(options: unknown): Resolved {
   if (limits.maxPendingReliableBytes < limits.maxReliableMessageBytes) {
     return { ok: false, error: `maxPendingReliableBytes: expected at least maxReliableMessageBytes (${limits.maxReliableMessageBytes}), got ${limits.maxPendingReliableBytes}` };
   }
-  return { ok: true, limits, options: o as unknown as NetworkManagerOptions };
+  return { ok: true, limits, options: o as unknown as NetworkManagerOptions, relays };
+}
+
+/**
+ * `relay` as a list of checked URLs: one string, or an array of 1..MAX_RELAY_URLS distinct ones.
+ * An error names the entry (`relay[2]`) and what was wrong with it. The array is copied once.
+ */
+function readRelayList(value: unknown): string[] | string {
+  if (typeof value === 'string') {
+    const problem = relayUrlProblem(value);
+    return problem === null ? [value] : `relay: ${problem}`;
+  }
+  if (!Array.isArray(value)) return `relay: expected 'udp://host:port', 'ws://host:port' or 'wss://…' (or a list of 1..${MAX_RELAY_URLS} of them), got ${describe(value)}`;
+  let length: number;
+  try {
+    length = value.length;
+  } catch (error) {
+    return `relay: reading its length threw (${messageOf(error)})`;
+  }
+  if (length === 0) return `relay: expected 1..${MAX_RELAY_URLS} relay URLs, got an empty list`;
+  if (length > MAX_RELAY_URLS) return `relay: expected at most ${MAX_RELAY_URLS} relay URLs, got ${length}`;
+  const urls: string[] = [];
+  for (let i = 0; i < length; i++) {
+    let entry: unknown;
+    try {
+      entry = (value as unknown[])[i];
+    } catch (error) {
+      return `relay[${i}]: reading it threw (${messageOf(error)})`;
+    }
+    if (typeof entry !== 'string') return `relay[${i}]: expected 'udp://host:port', 'ws://host:port' or 'wss://…', got ${describe(entry)}`;
+    const problem = relayUrlProblem(entry);
+    if (problem !== null) return `relay[${i}]: ${problem}`;
+    const earlier = urls.indexOf(entry);
+    if (earlier >= 0) return `relay[${i}]: ${describe(entry)} is already relay[${earlier}]; list each relay once`;
+    urls.push(entry);
+  }
+  return urls;
+}
+
+function relayUrlProblem(url: string): string | null {
+  if (!/^(udp|ws|wss):\/\/[^/\s]+/.test(url)) return `expected 'udp://host:port', 'ws://host:port' or 'wss://…', got ${describe(url)}`;
+  try {
+    parseRelayUrl(url);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return null;
 }
 
 /**

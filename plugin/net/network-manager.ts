@@ -7,7 +7,7 @@ import { defaultReliabilityConfig, validateReliabilityConfig, type OutgoingPacke
 import { Result } from './result';
 import { decodeRoute, decodeRouteForPeer, encodeRoute, type RouteInfo } from './route';
 import type { LinkKind, TransportPreference } from './transport/datagram-socket';
-import { RelayClient } from './transport/relay-client';
+import { RelayClient, type RelayClientOptions } from './transport/relay-client';
 import { consoleLogger, systemClock, type Clock, type Logger, type NetworkMessage, type PeerId, type PeerState, type PeerStateChange, type PeerStats, type RelayStatus } from './types';
 
 export type { NetworkManagerOptions } from './manager-options';
@@ -66,8 +66,23 @@ export class NetworkManager {
   private readonly reliabilityConfig: ReliabilityConfig;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly relay: RelayClient;
-  private readonly relayUrl: string;
+  /** The relay link in use: one RelayClient at a time, replaced when the manager moves to its next relay. */
+  private relay: RelayClient;
+  /** The URL `relay` talks to (getTransportInfo, relayState$). */
+  private relayUrl: string;
+  /** The `relay` option as a list (one entry without a fleet), tried in order. */
+  private readonly relayUrls: readonly string[];
+  private relayIndex = 0;
+  /** Everything but the URL each RelayClient is built with. */
+  private readonly relayClientOptions: Omit<RelayClientOptions, 'url'>;
+  /** Relays that refused the token for good: skipped from then on. */
+  private readonly refusedRelays = new Set<number>();
+  /** Relays given up on since the last registration: a whole turn of them means the fleet is down. */
+  private relaysFailedThisTurn = 0;
+  /** Whole turns in a row without a registration: each doubles the next clients' first retry wait. */
+  private failedTurns = 0;
+  /** Disposals of RelayClients given up on, awaited by dispose() so no socket outlives the manager. */
+  private readonly retiring = new Set<Promise<void>>();
 
   private readonly peers = new Map<PeerId, PeerLink>();
   /**
@@ -118,56 +133,25 @@ export class NetworkManager {
     this.peerState$ = this.peerStateSubject.asObservable();
     this.relayState$ = this.relayStateSubject.asObservable();
 
-    this.relayUrl = options.relay;
+    this.relayUrls = resolved.relays;
+    this.relayUrl = this.relayUrls[0];
     this.relayStatus = { state: 'connecting', relay: this.relayUrl, reason: null };
     // The first runCallbacks() tells subscribers where the link starts.
     this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
-    try {
-      this.relay = new RelayClient({
-        url: options.relay,
-        token: options.token,
-        logger: this.logger,
-        conditioner: options.linkConditioner,
-        socketFactory: options.socketFactory,
-        transport: options.transport,
-      });
-    } catch (error) {
-      throw new TypeError(`NetworkManager: relay: ${(error as Error).message}`);
-    }
-    this.relay.onRegistered = (registration) => {
-      this.refusedReason = null;
-      this.route = encodeRoute({
-        relayId: registration.relayId,
-        sessionId: registration.sessionId,
-        publicKey: this.identity.publicKey,
-        endpoints: registration.endpoints,
-      });
-      this.pendingEvents.push({ kind: 'route', route: this.route });
-      // Path changed under every peer: let reliability probe again at once instead of waiting
-      // out a backed-off retransmission timer.
-      for (const link of this.peers.values()) link.connection.onPathChanged(this.clock.now());
-      for (const link of this.cutOffByRelay) if (this.peers.has(link.peerId)) this.setState(link, 'connecting');
-      this.cutOffByRelay.clear();
+    this.relayClientOptions = {
+      token: options.token,
+      logger: this.logger,
+      conditioner: options.linkConditioner,
+      socketFactory: options.socketFactory,
+      transport: options.transport,
+      timers: options.timers,
     };
-    this.relay.onStateChange = (state, reason) => {
-      this.relayStatus = { state, relay: this.relayUrl, reason };
-      this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
-      if (state !== 'unreachable') return;
-      for (const link of this.peers.values()) {
-        if (link.state === 'disconnected') continue;
-        this.cutOffByRelay.add(link);
-        this.setState(link, 'disconnected', `relay ${this.relayUrl} unreachable: ${reason ?? 'unknown cause'}`);
-      }
-    };
-    this.relay.onRefused = (reason, detail, final) => {
-      if (!final) return;
-      this.refusedReason = `relay refused registration (reason ${reason}: ${detail})`;
-      for (const link of this.peers.values()) this.setState(link, 'disconnected', this.refusedReason);
-    };
-    this.relay.onData = (sourceHigh, sourceLow, payload) => this.enqueueInbound(sourceHigh, sourceLow, payload);
-    this.guardRelayCallbacks();
+    // Every relay's client is built once here so a URL this runtime cannot use throws now, not at failover.
+    for (let i = 1; i < this.relayUrls.length; i++) this.makeRelayClient(i);
+    this.relay = this.makeRelayClient(0);
     this.relay.start();
   }
+
 
   /** This manager's peer id: a digest of its public key, known at once. */
   getPeerId(): PeerId {
@@ -370,16 +354,131 @@ export class NetworkManager {
     this.disposed = true;
     this.inbox = [];
     this.pendingEvents = [];
-    await this.relay.dispose();
+    await Promise.all([this.relay.dispose(), ...this.retiring]);
     this.messageSubject.complete();
     this.routeSubject.complete();
     this.peerStateSubject.complete();
     this.relayStateSubject.complete();
   }
 
+  /**
+   * A RelayClient for relay `index`, its callbacks wired to this manager. Callbacks of a client
+   * that is no longer the current one are ignored: it is being disposed.
+   */
+  private makeRelayClient(index: number): RelayClient {
+    const url = this.relayUrls[index];
+    let client: RelayClient;
+    try {
+      client = new RelayClient({ ...this.relayClientOptions, url, reconnectInitialDelayMs: this.retryDelayMs() });
+    } catch (error) {
+      throw new TypeError(`NetworkManager: ${this.relayUrls.length > 1 ? `relay[${index}]` : 'relay'}: ${(error as Error).message}`);
+    }
+    const current = (): boolean => client === this.relay && !this.disposed;
+    client.onRegistered = (registration) => {
+      if (!current()) return;
+      this.relaysFailedThisTurn = 0;
+      this.failedTurns = 0;
+      this.refusedReason = null;
+      this.route = encodeRoute({
+        relayId: registration.relayId,
+        sessionId: registration.sessionId,
+        publicKey: this.identity.publicKey,
+        endpoints: registration.endpoints,
+      });
+      this.pendingEvents.push({ kind: 'route', route: this.route });
+      // Path changed under every peer: let reliability probe again at once instead of waiting
+      // out a backed-off retransmission timer.
+      for (const link of this.peers.values()) link.connection.onPathChanged(this.clock.now());
+      for (const link of this.cutOffByRelay) if (this.peers.has(link.peerId)) this.setState(link, 'connecting');
+      this.cutOffByRelay.clear();
+    };
+    client.onStateChange = (state, reason) => {
+      if (!current()) return;
+      // A refusal with another relay left to try is not the manager's state: onRefused moves on.
+      if (state === 'refused' && this.nextUsableRelay() !== null) return;
+      this.relayStatus = { state, relay: this.relayUrl, reason };
+      this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
+      if (state !== 'unreachable') return;
+      const moveOn = this.nextUsableRelay() !== null;
+      // Peers stay as they are while other relays of the list are left to try in this turn.
+      if (moveOn && ++this.relaysFailedThisTurn < this.usableRelayCount()) {
+        this.moveToNextRelay(`relay ${this.relayUrl} unreachable: ${reason ?? 'unknown cause'}`);
+        return;
+      }
+      const cause = this.relayUrls.length > 1
+        ? `all ${this.usableRelayCount()} relays unreachable (last ${this.relayUrl}: ${reason ?? 'unknown cause'})`
+        : `relay ${this.relayUrl} unreachable: ${reason ?? 'unknown cause'}`;
+      for (const link of this.peers.values()) {
+        if (link.state === 'disconnected') continue;
+        this.cutOffByRelay.add(link);
+        this.setState(link, 'disconnected', cause);
+      }
+      if (!moveOn) return;
+      // The whole list is down: another turn, each relay's retries starting slower than the last.
+      this.relaysFailedThisTurn = 0;
+      this.failedTurns++;
+      this.moveToNextRelay(cause);
+    };
+    client.onRefused = (reason, detail, final) => {
+      if (!final || !current()) return;
+      const refusal = `relay refused registration (reason ${reason}: ${detail})`;
+      if (this.nextUsableRelay() !== null) {
+        this.refusedRelays.add(this.relayIndex);
+        this.logger.warn(`relay ${this.relayUrl} refused the token for good (reason ${reason}: ${detail}); trying the next relay of the list`);
+        this.moveToNextRelay(`relay ${this.relayUrl}: ${refusal}`);
+        return;
+      }
+      this.refusedReason = refusal;
+      for (const link of this.peers.values()) this.setState(link, 'disconnected', this.refusedReason);
+    };
+    client.onData = (sourceHigh, sourceLow, payload) => {
+      if (client === this.relay) this.enqueueInbound(sourceHigh, sourceLow, payload);
+    };
+    this.guardRelayCallbacks(client);
+    return client;
+  }
+
+  /** The index of the relay after the current one that has not refused us (wrapping around), or null. */
+  private nextUsableRelay(): number | null {
+    const count = this.relayUrls.length;
+    for (let step = 1; step < count; step++) {
+      const index = (this.relayIndex + step) % count;
+      if (!this.refusedRelays.has(index)) return index;
+    }
+    return null;
+  }
+
+  private usableRelayCount(): number {
+    return this.relayUrls.length - this.refusedRelays.size;
+  }
+
+  /** First retry wait of a new RelayClient: 100 ms, doubled per whole turn of the list that failed, at most 5 s. */
+  private retryDelayMs(): number {
+    return Math.min(100 * 2 ** Math.min(this.failedTurns, 16), 5000);
+  }
+
+  /**
+   * Gives up on the current relay (disposing its client, which may be inside one of its own
+   * callbacks: RelayClient arms nothing once disposed) and registers with the next one. Never two
+   * clients at once; the new one's REGISTERED goes through onRegistered like any re-registration.
+   */
+  private moveToNextRelay(cause: string): void {
+    const next = this.nextUsableRelay();
+    if (next === null || this.disposed) return;
+    const old = this.relay;
+    const retired = old.dispose().finally(() => this.retiring.delete(retired));
+    this.retiring.add(retired);
+    this.relayIndex = next;
+    this.relayUrl = this.relayUrls[next];
+    this.logger.info(`${cause}; moving to relay ${this.relayUrl}`);
+    this.relay = this.makeRelayClient(next);
+    this.relayStatus = { state: 'connecting', relay: this.relayUrl, reason: cause };
+    this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
+    this.relay.start();
+  }
+
   /** A socket callback must never throw (it would crash the process): each one is contained and counted. */
-  private guardRelayCallbacks(): void {
-    const relay = this.relay;
+  private guardRelayCallbacks(relay: RelayClient): void {
     const guard = <A extends unknown[]>(name: string, callback: ((...args: A) => void) | null): ((...args: A) => void) | null => {
       if (callback === null) return null;
       return (...args: A) => {

@@ -71,7 +71,7 @@ export function textOf(bytes: Uint8Array): string {
  * Mocha hooks for a suite that needs a fresh relay (127.0.0.1, port 0) per test; managers made
  * with `peer()` are disposed after each test, before the relay closes.
  */
-export function useRelay(options: RelayOptions = {}): { readonly relay: RelayServer; peer(options: Omit<NetworkManagerOptions, 'relay'> & { relay: string }): TestPeer } {
+export function useRelay(options: RelayOptions = {}): { readonly relay: RelayServer; peer(options: NetworkManagerOptions): TestPeer } {
   let relay: RelayServer | null = null;
   let peers: TestPeer[] = [];
   beforeEach(async () => {

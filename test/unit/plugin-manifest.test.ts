@@ -134,6 +134,16 @@ describe('plugin manifest (plugin.json)', () => {
       expect(issues).to.deep.equal(['config.transformChannel: expected the id of an unreliable channel in config.channels, got 1 (not in config.channels)']);
     });
 
+    it('takes a relay list (a fleet) and names a bad entry of one', () => {
+      const list = ['ws://127.0.0.1:4000', 'ws://127.0.0.1:4001'];
+      expect(resolvePluginConfig(manifest, { relay: list }).relay).to.deep.equal(list);
+      expect(issuesOf(() => resolvePluginConfig(manifest, { relay: [] }))).to.deep.equal(['config.relay: expected a list of 1..8 relay URLs, got 0']);
+      expect(issuesOf(() => resolvePluginConfig(manifest, { relay: ['ws://a:1', 'tcp://b:2', 'ws://a:1'] }))).to.deep.equal([
+        "config.relay[1]: expected 'ws://host:port', 'wss://…' or 'udp://host:port', got \"tcp://b:2\"",
+        'config.relay[2]: expected a relay not listed before, got "ws://a:1" again',
+      ]);
+    });
+
     it('refuses overrides that are not an object', () => {
       expect(issuesOf(() => resolvePluginConfig(manifest, 'ws://x'))).to.deep.equal(['(root): expected an object, got "ws://x"']);
     });

@@ -352,3 +352,63 @@ describe('RelayClient (against a scripted relay end)', () => {
     expect(notRegister()).to.deep.equal(['leave']);
   });
 });
+
+describe('RelayClient disposed from inside its own callback (a manager moving to its next relay)', () => {
+  /** Timers kept in a list and run by hand: what is still armed after dispose() is visible. */
+  function manualTimers() {
+    let next = 1;
+    const armed = new Map<number, () => void>();
+    return {
+      armed,
+      setTimeout: (callback: () => void): unknown => {
+        armed.set(next, callback);
+        return next++;
+      },
+      clearTimeout: (handle: unknown): void => void armed.delete(handle as number),
+      runAll(): void {
+        for (const [handle, callback] of [...armed]) {
+          armed.delete(handle);
+          callback();
+        }
+      },
+    };
+  }
+
+  it('a link that cannot even be made: disposed on unreachable, it arms no timer and opens nothing more', () => {
+    const timers = manualTimers();
+    let made = 0;
+    const client = new RelayClient({ url: 'udp://127.0.0.1:9', timers, logger: { info: () => undefined, warn: () => undefined }, socketFactory: () => {
+      made++;
+      throw new Error('no network');
+    } });
+    client.onStateChange = (state) => {
+      if (state === 'unreachable') void client.dispose();
+    };
+    client.start();
+    // Stops at the transition: a timer armed after it (a stray retry) would still be there.
+    for (let i = 0; i < 10 && client.linkState !== 'unreachable' && timers.armed.size > 0; i++) timers.runAll();
+    expect(client.linkState).to.equal('unreachable');
+    expect(made, 'three attempts, then nothing').to.equal(3);
+    expect(timers.armed.size, 'timers left armed').to.equal(0);
+  });
+
+  it('REGISTERs with no answer: disposed on unreachable, no retry is armed and the link is closed', async () => {
+    const timers = manualTimers();
+    const links: ScriptedLink[] = [];
+    const client = new RelayClient({ url: 'udp://127.0.0.1:9', timers, logger: { info: () => undefined, warn: () => undefined }, socketFactory: (url) => {
+      const link = new ScriptedLink(url);
+      links.push(link);
+      return link;
+    } });
+    client.onStateChange = (state) => {
+      if (state === 'unreachable') void client.dispose();
+    };
+    client.start();
+    await waitFor('the link to open and REGISTER', () => links[0]?.sent.length === 1);
+    // Stops at the transition: a timer armed after it (a stray retry) would still be there.
+    for (let i = 0; i < 10 && client.linkState !== 'unreachable' && timers.armed.size > 0; i++) timers.runAll();
+    expect(client.linkState).to.equal('unreachable');
+    expect(timers.armed.size, 'timers left armed').to.equal(0);
+    expect(links.map((l) => l.closed)).to.deep.equal([true]);
+  });
+});

@@ -392,6 +392,8 @@ export class RelayClient {
 
   /** Sends REGISTER and arms its retry; every retry waits twice as long, up to the maximum. */
   private sendRegister(): void {
+    // dispose() may run inside a callback this attempt made (a manager moving to its next relay).
+    if (this.state === 'disposed') return;
     const padToBytes = this.relay.scheme === 'udp' ? MIN_UDP_REGISTER_BYTES : 0;
     this.sendControl(encodeRegister({ nonce: this.nonce, token: this.token, padToBytes }));
     this.clearRetryTimer();
@@ -470,6 +472,7 @@ export class RelayClient {
 
   /** One tick every keepaliveMs while registered (a re-armed timeout: injected timers need only setTimeout). */
   private armKeepalive(): void {
+    if (this.state !== 'registered') return;
     this.keepaliveTimer = this.timers.setTimeout(() => {
       this.keepaliveTimer = null;
       if (this.state !== 'registered') return;
@@ -549,6 +552,8 @@ export class RelayClient {
 
   /** At once only after a healthy session, so a relay that keeps forgetting us cannot make us spin. */
   private scheduleReconnect(atOnce: boolean): void {
+    // Disposed from a callback of the failure that led here: no timer, no new link.
+    if (this.state === 'disposed') return;
     this.state = 'waiting';
     const delay = atOnce ? 0 : this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.maxDelayMs);
