@@ -572,6 +572,8 @@ function joinError(error: unknown, url: string): LobbyError {
   const message = errorMessage(error);
   if (code === LobbyJoinErrorCode.Full) return new LobbyError('full', message);
   if (code === LobbyJoinErrorCode.InvalidName) return new LobbyError('invalid_name', message);
+  // The lobby answered, but cannot serve joins now (its Redis is down): as unreachable, retry later.
+  if (code === 503 || code === LobbyJoinErrorCode.Unavailable) return new LobbyError('unreachable', `lobby server at ${url} is unavailable: ${message}`);
   if (typeof code === 'number') return new LobbyError('invalid_join', `the lobby server refused the join: ${message}`);
   return new LobbyError('unreachable', `cannot reach the lobby server at ${url}: ${message}`);
 }

@@ -70,6 +70,8 @@ export const LobbyJoinErrorCode = {
   Full: 4601,
   InvalidName: 4602,
   InvalidJoin: 4603,
+  /** The lobby cannot serve joins now (a lobby on Redis whose Redis is unreachable). */
+  Unavailable: 4604,
 } as const;
 
 /** WebSocket close code Colyseus uses for a consented leave (our leave, a kick, a server shutdown). */

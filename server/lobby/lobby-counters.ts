@@ -30,6 +30,8 @@ export class LobbyCounters {
   relayTokensIssued = 0;
   /** Relay token refreshes refused for coming too fast (the metadata update rate applies). */
   relayTokenRefreshesRefused = 0;
+  /** Joins answered 503 because the lobby's Redis was unreachable. */
+  joinsRefusedRedisDown = 0;
 
   snapshot(): LobbyServerStats {
     return {
@@ -45,6 +47,7 @@ export class LobbyCounters {
       kicked: this.kicked,
       relayTokensIssued: this.relayTokensIssued,
       relayTokenRefreshesRefused: this.relayTokenRefreshesRefused,
+      joinsRefusedRedisDown: this.joinsRefusedRedisDown,
     };
   }
 }
@@ -62,4 +65,6 @@ export interface LobbyServerStats {
   kicked: number;
   relayTokensIssued: number;
   relayTokenRefreshesRefused: number;
+  /** Joins refused (503, "lobby unavailable") while the lobby's Redis was unreachable. */
+  joinsRefusedRedisDown: number;
 }

@@ -15,7 +15,7 @@ import { startFleetReader, type FleetReader } from '../fleet/fleet-reader';
 import { relaySecretProblem } from '../relay/token';
 import { LobbyCounters, type LobbyServerStats } from './lobby-counters';
 import { createLobbyRoomClass, type LobbyRoomConfig } from './lobby-room';
-import { freePort, lobbyRedis } from './lobby-redis';
+import { freePort, lobbyRedis, refuseJoinsWhileRedisDown, watchRedis, type RedisHealth } from './lobby-redis';
 
 export type { LobbyServerStats } from './lobby-counters';
 
@@ -90,6 +90,7 @@ export async function startLobbyServer(options: LobbyServerOptions = {}): Promis
 
   let shared: Awaited<ReturnType<typeof lobbyRedis>> | null = null;
   let fleet: FleetReader | null = null;
+  let health: RedisHealth | null = null;
   if (options.redisUrl !== undefined) {
     try {
       shared = await lobbyRedis(options.redisUrl);
@@ -114,6 +115,10 @@ export async function startLobbyServer(options: LobbyServerOptions = {}): Promis
     running = false;
     throw new Error('startLobbyServer: the WebSocket transport has no HTTP server');
   }
+  if (options.redisUrl !== undefined) {
+    health = watchRedis(options.redisUrl, (line) => logger.warn(line));
+    refuseJoinsWhileRedisDown(httpServer, health, () => counters.joinsRefusedRedisDown++);
+  }
   httpServer.prependListener('request', boundRequestBody);
   colyseus.define(LOBBY_ROOM_TYPE, createLobbyRoomClass(config, counters)).filterBy(['lobbyName']);
 
@@ -128,6 +133,7 @@ export async function startLobbyServer(options: LobbyServerOptions = {}): Promis
         if (httpServer.listening) httpServer.close();
         await withTimeout(httpClosed, CLOSE_TIMEOUT_MS);
         await fleet?.dispose();
+        health?.dispose();
         running = false;
       }
     })();

@@ -72,4 +72,34 @@ describe('lobby servers sharing one real redis-server', function () {
       await local?.close();
     }
   });
+
+  it('Redis down: a joiner gets a clear "unavailable" error at once (counted), members already in stay, and joins work again when Redis returns', async function () {
+    this.timeout(40_000);
+    const lines: string[] = [];
+    const logger = { info: (): void => undefined, warn: (line: string): void => void lines.push(line) };
+    const lobby = await startLobbyServer({ port: 0, logger, redisUrl: redis.url });
+    const members: ColyseusLobby[] = [];
+    try {
+      const a = await ColyseusLobby.join(lobby.url, 'outage-room', { logger: quiet });
+      members.push(a);
+      await redis.stop();
+      await waitFor('the lobby to notice the outage', () => lines.some((l) => l.includes('unreachable; refusing new joins')), { timeoutMs: 10_000 });
+      await assert.rejects(ColyseusLobby.join(lobby.url, 'outage-room', { logger: quiet }), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'unreachable');
+        assert.match(error.message, /is unavailable: lobby unavailable: its Redis is unreachable; retry in a moment/);
+        return true;
+      });
+      assert.equal(lobby.stats().joinsRefusedRedisDown, 1);
+      assert.equal(lines.filter((l) => l.includes('refusing new joins')).length, 1, 'the outage is logged once');
+      await redis.start();
+      await waitFor('the lobby to see Redis again', () => lines.some((l) => l.includes('reachable again')), { timeoutMs: 10_000 });
+      const b = await ColyseusLobby.join(lobby.url, 'outage-room-2', { logger: quiet });
+      members.push(b);
+      await a.setMemberMetadata({ still: 'here' });
+    } finally {
+      for (const m of members) await m.leave().catch(() => undefined);
+      await lobby.close();
+    }
+  });
 });
+
