@@ -188,5 +188,23 @@ describe('relay fleet: relay-to-relay forwarding on a real redis-server', functi
     await pumpUntil(peers, 'the message', () => bob.messages.length === 1);
     assert.equal(textOf(bob.messages[0].data), 'after restart');
   });
+
+  it('a relay with another fleet secret on the same Redis is refused and counted: its entry is ignored, nothing is forwarded to or from it', async () => {
+    const [a] = await twoRelays();
+    const outsider = await startRelay({ host: '127.0.0.1', port: 0, logger: quiet, webrtc: false, fleet: { redisUrl: redis.url, secret: testRelaySecret('another fleet') } });
+    relays.push(outsider);
+    await waitFor('a to count the outsider entry as forged', () => a.fleet!.forgedEntries > 0 && outsider.fleet!.forgedEntries > 0, { timeoutMs: 10_000 });
+    assert.equal(fleetStats(a).peers, 1, 'a still knows only its real fleet mate');
+    assert.equal(fleetStats(outsider).peers, 0);
+    const alice = createTestPeer({ relay: a.udpUrl });
+    const mallory = createTestPeer({ relay: outsider.udpUrl });
+    peers.push(alice, mallory);
+    await waitForRoutes(peers);
+    connectPair(alice, mallory, [{ id: 0, reliable: true }]);
+    await pumpUntil(peers, 'both relays to drop what crosses the fleets', () => outsider.stats().drops.unknownRelay > 0 && a.stats().drops.unknownRelay > 0);
+    assert.equal(isConnected(alice, mallory.id), false);
+    assert.equal(outsider.stats().forwardedToFleet, 0);
+    assert.equal(a.stats().fromFleet, 0);
+  });
 });
 
