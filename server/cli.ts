@@ -38,6 +38,7 @@ Runs the relay: UDP and WebSocket on the same port number.
   --session-idle-ms N     a silent session ends after this (default 10000)
   --fleet-redis URL       join the fleet directory on this Redis (needs --fleet-secret)
   --fleet-secret S        the fleet's shared secret (or set SWITCHBOARD_FLEET_SECRET); same strength rule as --secret
+  --fleet-port N          UDP port of the relay-to-relay link (default: a free one, advertised in the directory)
 Stops cleanly on SIGINT or SIGTERM.`;
 
 const TOKEN_USAGE = `usage: switchboard token --secret S [--ttl SECONDS] [--subject NAME]
@@ -94,7 +95,7 @@ const relayCommand: Command = {
   summary: 'run the relay (UDP + WebSocket on one port)',
   usage: RELAY_USAGE,
   async run(args, io) {
-    const flags = parseFlags(args, ['host', 'port', 'secret', 'public-host', 'max-sessions', 'keepalive-ms', 'session-idle-ms', 'fleet-redis', 'fleet-secret']);
+    const flags = parseFlags(args, ['host', 'port', 'secret', 'public-host', 'max-sessions', 'keepalive-ms', 'session-idle-ms', 'fleet-redis', 'fleet-secret', 'fleet-port']);
     if (flags.has('help')) {
       io.out(RELAY_USAGE);
       return 0;
@@ -104,8 +105,10 @@ const relayCommand: Command = {
     const fleetSecret = flags.get('fleet-secret') ?? io.env.SWITCHBOARD_FLEET_SECRET;
     if (fleetRedis !== undefined && (fleetSecret === undefined || fleetSecret === '')) throw new UsageError('--fleet-redis needs --fleet-secret or SWITCHBOARD_FLEET_SECRET');
     if (fleetRedis === undefined && flags.has('fleet-secret')) throw new UsageError('--fleet-secret needs --fleet-redis');
+    if (fleetRedis === undefined && flags.has('fleet-port')) throw new UsageError('--fleet-port needs --fleet-redis');
+    const fleetPort = integerFlag(flags, 'fleet-port');
     const options: RelayOptions = {
-      ...(fleetRedis !== undefined && fleetSecret !== undefined ? { fleet: { redisUrl: fleetRedis, secret: fleetSecret } } : {}),
+      ...(fleetRedis !== undefined && fleetSecret !== undefined ? { fleet: { redisUrl: fleetRedis, secret: fleetSecret, ...(fleetPort !== undefined ? { linkPort: fleetPort } : {}) } } : {}),
       host: flags.get('host') ?? '127.0.0.1',
       port: integerFlag(flags, 'port') ?? 7777,
       logger: timestamped(io),

@@ -37,23 +37,29 @@ function linkPeers(members: FleetMemberInfo[]): { relayNumber: number; id: strin
  * into new session ids, and pass DATA for other relays' sessions over the link. A bad fleet secret
  * closes the relay and rejects, so a misconfigured relay never runs outside its fleet unnoticed.
  */
-export async function attachFleet(relay: RelayServer & FleetHooks, fleet: { redisUrl: string; secret: string }, logger: Logger): Promise<RelayServer> {
+export async function attachFleet(relay: RelayServer & FleetHooks, fleet: { redisUrl: string; secret: string; linkPort?: number }, logger: Logger): Promise<RelayServer> {
   const host = new URL(relay.wsUrl).hostname;
   const id = randomBytes(16).toString('hex');
   let link: FleetLink;
   let directory: FleetDirectory;
+  const linkPort = fleet.linkPort ?? 0;
+  if (!Number.isInteger(linkPort) || linkPort < 0 || linkPort > 65535) {
+    await relay.close();
+    throw new RangeError(`relay option fleet.linkPort must be an integer 0..65535, got ${String(fleet.linkPort)}`);
+  }
   // Until the directory gives a number, new ids name no relay (0): reachable here only.
   relay.setFleetNumber(0);
   try {
     link = await FleetLink.bind({
       host: relay.bindHost,
+      port: linkPort,
       secret: fleet.secret,
       selfId: id,
       onRecord: (destinationHigh, destinationLow, sourceLow, delivery, now) => relay.deliverFromFleet(destinationHigh, destinationLow, sourceLow, delivery, now),
     });
   } catch (error) {
     await relay.close();
-    throw new Error(`fleet link: cannot bind UDP ${relay.bindHost}: ${(error as Error).message}`);
+    throw new Error(`fleet link: cannot bind UDP ${relay.bindHost}:${linkPort}: ${(error as Error).message}`);
   }
   try {
     directory = await startFleetDirectory({

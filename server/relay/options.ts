@@ -67,7 +67,12 @@ export interface RelayOptions {
   /** Module that provides WebRTC (default 'node-datachannel'); tests name a missing one to see a relay without it. */
   webrtcModule?: string;
   /** Relays sharing a Redis and a secret form a fleet: the relay registers itself in the fleet directory (docs/SCALING.md). The secret passes the same strength check as `secret`. */
-  fleet?: { redisUrl: string; secret: string };
+  fleet?: {
+    redisUrl: string;
+    secret: string;
+    /** UDP port of the relay-to-relay link, on `host` (default 0: a free one; it is advertised in the directory). Fix it when a firewall sits between relays. */
+    linkPort?: number;
+  };
 }
 
 /** Defaults a test or a caller may want to name. */

@@ -1,4 +1,5 @@
 import { strict as assert } from 'assert';
+import { freePort } from '../../server/lobby/lobby-redis';
 import Redis from 'ioredis';
 import { runCli } from '../../server/cli';
 import { parseLobbyCliArgs } from '../../server/lobby/lobby-cli';
@@ -32,7 +33,8 @@ describe('CLI flags for the fleet and the shared lobby', function () {
     const out: string[] = [];
     let stop: (signal: string) => void = () => undefined;
     const stopped = new Promise<string>((resolve) => (stop = resolve));
-    const running = runCli(['relay', '--port', '0', '--fleet-redis', redis.url, '--fleet-secret', testRelaySecret('fleet cli')], {
+    const linkPort = await freePort('127.0.0.1');
+    const running = runCli(['relay', '--port', '0', '--fleet-redis', redis.url, '--fleet-secret', testRelaySecret('fleet cli'), '--fleet-port', String(linkPort)], {
       out: (l) => out.push(l),
       err: () => undefined,
       env: {},
@@ -41,12 +43,22 @@ describe('CLI flags for the fleet and the shared lobby', function () {
     await waitFor('the relay to be ready', () => out.some((l) => l.includes('ready')));
     const reader = new Redis(redis.url);
     try {
-      assert.equal((await reader.keys('switchboard:fleet:relay:*')).length, 1);
+      const keys = await reader.keys('switchboard:fleet:relay:*');
+      assert.equal(keys.length, 1);
+      const entry = JSON.parse((await reader.get(keys[0]))!) as { endpoints: { fleet: { port: number } } };
+      assert.equal(entry.endpoints.fleet.port, linkPort, 'the link on the port --fleet-port named');
       stop('SIGTERM');
       assert.equal(await running, 0);
       assert.equal((await reader.keys('switchboard:fleet:relay:*')).length, 0, 'closing removed the entry');
     } finally {
       reader.disconnect();
     }
+  });
+
+  it('switchboard relay --fleet-port without --fleet-redis is a usage error', async () => {
+    const err: string[] = [];
+    const code = await runCli(['relay', '--port', '0', '--fleet-port', '9000'], { out: () => undefined, err: (l) => err.push(l), env: {}, untilStopSignal: () => new Promise(() => undefined) });
+    assert.notEqual(code, 0);
+    assert.match(err.join('\n'), /--fleet-port needs --fleet-redis/);
   });
 });
