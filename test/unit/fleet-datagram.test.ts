@@ -11,6 +11,7 @@ import {
   readFleetHeader,
 } from '../../server/fleet/fleet-datagram';
 import { decodeRelayDatagram, encodeData, sessionIdToBytes } from '../../plugin/net/wire/relay-codec';
+import { protocolVector } from '../helpers/protocol-vectors';
 import { testRelaySecret } from '../helpers/secrets';
 
 const key = fleetLinkKey(testRelaySecret('fleet datagram'));
@@ -76,4 +77,21 @@ describe('FLEET_DATA codec', () => {
       expect(visited).to.equal(0);
     }
   });
+
+  it('matches the PROTOCOL.md §7.6 vector byte for byte, and decodes it', () => {
+    const vectorKey = fleetLinkKey('917ac6e92749faa0e55cecf5510ce251acb60553c479f6cc5e271ecd9f1420b6');
+    expect(vectorKey.toString('hex')).to.equal(protocolVector('fleet-link-key'));
+    const batch = new FleetBatch({ relayNumber: 17, incarnation: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8) });
+    batch.append(encodeData(0x8fd0000000000001n, new TextEncoder().encode('abc')), sessionIdToBytes(0x0110000000000002n));
+    batch.append(encodeData(0x8fd0000000000003n, new TextEncoder().encode('de')), sessionIdToBytes(0x0110000000000004n));
+    const sealed = Buffer.from(batch.seal(vectorKey, 5));
+    expect(sealed.toString('hex')).to.equal(protocolVector('fleet-data'));
+    expect(fleetTagValid(vectorKey, sealed)).to.equal(true);
+    expect(readFleetHeader(sealed)).to.deep.include({ relayNumber: 17, counter: 5 });
+    expect(records(sealed)).to.deep.equal([
+      { destination: 0x8fd0000000000001n, source: 0x0110000000000002n, payload: [0x61, 0x62, 0x63] },
+      { destination: 0x8fd0000000000003n, source: 0x0110000000000004n, payload: [0x64, 0x65] },
+    ]);
+  });
 });
+

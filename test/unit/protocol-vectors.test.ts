@@ -14,6 +14,7 @@ const CHECKED_ELSEWHERE: Record<string, string> = {
   'frame-': 'test/unit/reliability-frames.test.ts',
   'rtc-': 'test/unit/webrtc-codec.test.ts',
   'token-': 'this file',
+  'fleet-': 'test/unit/fleet-datagram.test.ts',
 };
 
 describe('PROTOCOL.md test vectors', () => {
