@@ -7,6 +7,7 @@ import { defaultReliabilityConfig, validateReliabilityConfig, type OutgoingPacke
 import { Result } from './result';
 import { decodeRoute, decodeRouteForPeer, encodeRoute, type RouteInfo } from './route';
 import type { LinkKind, TransportPreference } from './transport/datagram-socket';
+import { RelayRotation } from './relay-rotation';
 import { RelayClient, type RelayClientOptions } from './transport/relay-client';
 import { consoleLogger, systemClock, type Clock, type Logger, type NetworkMessage, type PeerId, type PeerState, type PeerStateChange, type PeerStats, type RelayStatus } from './types';
 
@@ -71,16 +72,9 @@ export class NetworkManager {
   /** The URL `relay` talks to (getTransportInfo, relayState$). */
   private relayUrl: string;
   /** The `relay` option as a list (one entry without a fleet), tried in order. */
-  private readonly relayUrls: readonly string[];
-  private relayIndex = 0;
+  private readonly rotation: RelayRotation;
   /** Everything but the URL each RelayClient is built with. */
   private readonly relayClientOptions: Omit<RelayClientOptions, 'url'>;
-  /** Relays that refused the token for good: skipped from then on. */
-  private readonly refusedRelays = new Set<number>();
-  /** Relays given up on since the last registration: a whole turn of them means the fleet is down. */
-  private relaysFailedThisTurn = 0;
-  /** Whole turns in a row without a registration: each doubles the next clients' first retry wait. */
-  private failedTurns = 0;
   /** Disposals of RelayClients given up on, awaited by dispose() so no socket outlives the manager. */
   private readonly retiring = new Set<Promise<void>>();
 
@@ -133,8 +127,8 @@ export class NetworkManager {
     this.peerState$ = this.peerStateSubject.asObservable();
     this.relayState$ = this.relayStateSubject.asObservable();
 
-    this.relayUrls = resolved.relays;
-    this.relayUrl = this.relayUrls[0];
+    this.rotation = new RelayRotation(resolved.relays);
+    this.relayUrl = this.rotation.url;
     this.relayStatus = { state: 'connecting', relay: this.relayUrl, reason: null };
     // The first runCallbacks() tells subscribers where the link starts.
     this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
@@ -147,7 +141,7 @@ export class NetworkManager {
       timers: options.timers,
     };
     // Every relay's client is built once here so a URL this runtime cannot use throws now, not at failover.
-    for (let i = 1; i < this.relayUrls.length; i++) this.makeRelayClient(i);
+    for (let i = 1; i < resolved.relays.length; i++) this.makeRelayClient(i);
     this.relay = this.makeRelayClient(0);
     this.relay.start();
   }
@@ -366,18 +360,17 @@ export class NetworkManager {
    * that is no longer the current one are ignored: it is being disposed.
    */
   private makeRelayClient(index: number): RelayClient {
-    const url = this.relayUrls[index];
+    const urls = this.rotation.urls;
     let client: RelayClient;
     try {
-      client = new RelayClient({ ...this.relayClientOptions, url, reconnectInitialDelayMs: this.retryDelayMs() });
+      client = new RelayClient({ ...this.relayClientOptions, url: urls[index], reconnectInitialDelayMs: this.rotation.retryDelayMs() });
     } catch (error) {
-      throw new TypeError(`NetworkManager: ${this.relayUrls.length > 1 ? `relay[${index}]` : 'relay'}: ${(error as Error).message}`);
+      throw new TypeError(`NetworkManager: ${urls.length > 1 ? `relay[${index}]` : 'relay'}: ${(error as Error).message}`);
     }
     const current = (): boolean => client === this.relay && !this.disposed;
     client.onRegistered = (registration) => {
       if (!current()) return;
-      this.relaysFailedThisTurn = 0;
-      this.failedTurns = 0;
+      this.rotation.noteRegistered();
       this.refusedReason = null;
       this.route = encodeRoute({
         relayId: registration.relayId,
@@ -395,35 +388,26 @@ export class NetworkManager {
     client.onStateChange = (state, reason) => {
       if (!current()) return;
       // A refusal with another relay left to try is not the manager's state: onRefused moves on.
-      if (state === 'refused' && this.nextUsableRelay() !== null) return;
+      if (state === 'refused' && this.rotation.canMoveOn) return;
       this.relayStatus = { state, relay: this.relayUrl, reason };
       this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
       if (state !== 'unreachable') return;
-      const moveOn = this.nextUsableRelay() !== null;
-      // Peers stay as they are while other relays of the list are left to try in this turn.
-      if (moveOn && ++this.relaysFailedThisTurn < this.usableRelayCount()) {
-        this.moveToNextRelay(`relay ${this.relayUrl} unreachable: ${reason ?? 'unknown cause'}`);
+      const lost = `relay ${this.relayUrl} unreachable: ${reason ?? 'unknown cause'}`;
+      if (!this.rotation.canMoveOn) {
+        // One relay (or the only one left): its client goes on retrying with backoff by itself.
+        this.cutOffPeers(lost);
         return;
       }
-      const cause = this.relayUrls.length > 1
-        ? `all ${this.usableRelayCount()} relays unreachable (last ${this.relayUrl}: ${reason ?? 'unknown cause'})`
-        : `relay ${this.relayUrl} unreachable: ${reason ?? 'unknown cause'}`;
-      for (const link of this.peers.values()) {
-        if (link.state === 'disconnected') continue;
-        this.cutOffByRelay.add(link);
-        this.setState(link, 'disconnected', cause);
-      }
-      if (!moveOn) return;
-      // The whole list is down: another turn, each relay's retries starting slower than the last.
-      this.relaysFailedThisTurn = 0;
-      this.failedTurns++;
-      this.moveToNextRelay(cause);
+      // Peers stay as they are while other relays of the list are left to try in this turn; once
+      // every one failed they go disconnected, and the next turn's retries start slower.
+      if (this.rotation.noteUnreachable()) this.cutOffPeers(`all ${this.rotation.usableCount} relays unreachable (last ${this.relayUrl}: ${reason ?? 'unknown cause'})`);
+      this.moveToNextRelay(lost);
     };
     client.onRefused = (reason, detail, final) => {
       if (!final || !current()) return;
       const refusal = `relay refused registration (reason ${reason}: ${detail})`;
-      if (this.nextUsableRelay() !== null) {
-        this.refusedRelays.add(this.relayIndex);
+      if (this.rotation.canMoveOn) {
+        this.rotation.noteRefused();
         this.logger.warn(`relay ${this.relayUrl} refused the token for good (reason ${reason}: ${detail}); trying the next relay of the list`);
         this.moveToNextRelay(`relay ${this.relayUrl}: ${refusal}`);
         return;
@@ -438,23 +422,13 @@ export class NetworkManager {
     return client;
   }
 
-  /** The index of the relay after the current one that has not refused us (wrapping around), or null. */
-  private nextUsableRelay(): number | null {
-    const count = this.relayUrls.length;
-    for (let step = 1; step < count; step++) {
-      const index = (this.relayIndex + step) % count;
-      if (!this.refusedRelays.has(index)) return index;
+  /** Open peers go 'disconnected' for `cause` and 'connecting' again at the next registration. */
+  private cutOffPeers(cause: string): void {
+    for (const link of this.peers.values()) {
+      if (link.state === 'disconnected') continue;
+      this.cutOffByRelay.add(link);
+      this.setState(link, 'disconnected', cause);
     }
-    return null;
-  }
-
-  private usableRelayCount(): number {
-    return this.relayUrls.length - this.refusedRelays.size;
-  }
-
-  /** First retry wait of a new RelayClient: 100 ms, doubled per whole turn of the list that failed, at most 5 s. */
-  private retryDelayMs(): number {
-    return Math.min(100 * 2 ** Math.min(this.failedTurns, 16), 5000);
   }
 
   /**
@@ -463,15 +437,14 @@ export class NetworkManager {
    * clients at once; the new one's REGISTERED goes through onRegistered like any re-registration.
    */
   private moveToNextRelay(cause: string): void {
-    const next = this.nextUsableRelay();
-    if (next === null || this.disposed) return;
-    const old = this.relay;
-    const retired = old.dispose().finally(() => this.retiring.delete(retired));
+    if (this.disposed) return;
+    const url = this.rotation.advance();
+    if (url === null) return;
+    const retired = this.relay.dispose().finally(() => this.retiring.delete(retired));
     this.retiring.add(retired);
-    this.relayIndex = next;
-    this.relayUrl = this.relayUrls[next];
-    this.logger.info(`${cause}; moving to relay ${this.relayUrl}`);
-    this.relay = this.makeRelayClient(next);
+    this.relayUrl = url;
+    this.logger.info(`${cause}; moving to relay ${url}`);
+    this.relay = this.makeRelayClient(this.rotation.index);
     this.relayStatus = { state: 'connecting', relay: this.relayUrl, reason: cause };
     this.pendingEvents.push({ kind: 'relay', status: this.relayStatus });
     this.relay.start();
