@@ -148,29 +148,9 @@ export async function startFleetDirectory(options: FleetDirectoryOptions): Promi
   };
 
   const list = async (): Promise<void> => {
-    const seen: FleetMemberInfo[] = [];
-    let cursor = '0';
-    // Bounded: at most MAX_RELAY_NUMBER keys exist, each SCAN step returns some.
-    for (let step = 0; step < 1_000; step++) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${KEY_PREFIX}*`, 'COUNT', 500);
-      if (keys.length > 0) {
-        const values = await redis.mget(...keys);
-        for (const raw of values) {
-          if (raw === null) continue;
-          const entry = verify(options.secret, raw);
-          if (!entry) {
-            forged++;
-            continue;
-          }
-          if (entry.id !== id && seen.length < MAX_RELAY_NUMBER) {
-            seen.push({ relayNumber: entry.relayNumber, id: entry.id, endpoints: entry.endpoints, sessions: entry.sessions });
-          }
-        }
-      }
-      cursor = next;
-      if (cursor === '0') break;
-    }
-    members = seen.sort((a, b) => a.relayNumber - b.relayNumber);
+    const read = await scanFleetEntries(redis, options.secret);
+    forged += read.forged;
+    members = read.members.filter((member) => member.id !== id).sort((a, b) => a.relayNumber - b.relayNumber);
     options.onMembers?.(members.slice());
   };
 
@@ -244,11 +224,32 @@ export async function startFleetDirectory(options: FleetDirectoryOptions): Promi
   };
 }
 
-/** The Redis key prefix of directory entries, for readers outside the directory (the lobby). */
-export const FLEET_KEY_PREFIX = KEY_PREFIX;
-
 /** One raw directory entry checked against the fleet secret: its member info, or null when it does not verify. */
 export function verifyFleetEntry(secret: string, raw: string): FleetMemberInfo | null {
   const entry = verify(secret, raw);
   return entry === null ? null : { relayNumber: entry.relayNumber, id: entry.id, endpoints: entry.endpoints, sessions: entry.sessions };
+}
+
+/** SCAN steps per pass at most: with at most MAX_RELAY_NUMBER keys this is never the limit in practice. */
+const MAX_SCAN_STEPS = 1_000;
+
+/** One pass over the directory (SCAN + MGET) on a connected client: the entries that verify, and how many did not. Rejects when Redis does. */
+export async function scanFleetEntries(redis: Redis, secret: string): Promise<{ members: FleetMemberInfo[]; forged: number }> {
+  const members: FleetMemberInfo[] = [];
+  let forged = 0;
+  let cursor = '0';
+  for (let step = 0; step < MAX_SCAN_STEPS; step++) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${KEY_PREFIX}*`, 'COUNT', 500);
+    if (keys.length > 0) {
+      for (const raw of await redis.mget(...keys)) {
+        if (raw === null) continue; // expired between SCAN and MGET
+        const member = verifyFleetEntry(secret, raw);
+        if (member === null) forged++;
+        else if (members.length < MAX_RELAY_NUMBER) members.push(member);
+      }
+    }
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  return { members, forged };
 }

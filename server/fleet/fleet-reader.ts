@@ -7,15 +7,13 @@
 import Redis from 'ioredis';
 import { MAX_LOBBY_RELAYS, type LobbyRelays } from '../../plugin/lobby/lobby-protocol';
 import { relaySecretProblem } from '../relay/token';
-import { FLEET_KEY_PREFIX, MAX_RELAY_NUMBER, verifyFleetEntry, type FleetMemberInfo } from './fleet-directory';
+import { scanFleetEntries, type FleetMemberInfo } from './fleet-directory';
 
 /** Relay URLs of the fleet, least-loaded first (the welcome's `relays`). */
 export type FleetRelayLists = LobbyRelays;
 
 /** Relays handed out at most (a client tries them in order; it never needs thousands). */
 const MAX_LISTED_RELAYS = MAX_LOBBY_RELAYS;
-/** SCAN steps per read at most: with at most MAX_RELAY_NUMBER keys this is never the limit in practice. */
-const MAX_SCAN_STEPS = 1_000;
 
 export interface FleetRead {
   /** Verified members, fewest sessions first (ties: lower relay number first), at most MAX_RELAY_NUMBER. */
@@ -24,24 +22,9 @@ export interface FleetRead {
   forged: number;
 }
 
-/** One pass over the directory on an already connected client. Rejects when Redis does. */
+/** One pass over the directory on an already connected client, least-loaded first. Rejects when Redis does. */
 export async function readFleetRelays(redis: Redis, secret: string): Promise<FleetRead> {
-  const members: FleetMemberInfo[] = [];
-  let forged = 0;
-  let cursor = '0';
-  for (let step = 0; step < MAX_SCAN_STEPS; step++) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${FLEET_KEY_PREFIX}*`, 'COUNT', 500);
-    if (keys.length > 0) {
-      for (const raw of await redis.mget(...keys)) {
-        if (raw === null) continue; // expired between SCAN and MGET
-        const member = verifyFleetEntry(secret, raw);
-        if (member === null) forged++;
-        else if (members.length < MAX_RELAY_NUMBER) members.push(member);
-      }
-    }
-    cursor = next;
-    if (cursor === '0') break;
-  }
+  const { members, forged } = await scanFleetEntries(redis, secret);
   members.sort((a, b) => a.sessions - b.sessions || a.relayNumber - b.relayNumber);
   return { members, forged };
 }
