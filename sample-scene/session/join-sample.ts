@@ -43,7 +43,7 @@ export async function joinSample(scene: Scene, options: JoinSampleOptions): Prom
     net = installSwitchboard(scene, {
       // A function, not the string: the lobby renews the token before it expires (600 s), and
       // a relay restart later in the game must register with the current one.
-      config: { relay: options.relay, token: null },
+      config: { relay: relayList(options.relay, lobby), token: null },
       managerOptions: { token: () => lobby.relayToken, ...(options.linkConditioner ? { linkConditioner: options.linkConditioner } : {}) },
       logger,
     });
@@ -77,3 +77,17 @@ function checkChannels(net: NetworkManagerComponent): void {
   if (!loot?.reliable) throw new Error(`sample: plugin config must have reliable channel ${LOOT_CHANNEL} for loot`);
   if (net.config.transformChannel !== TRANSFORM_CHANNEL) throw new Error(`sample: plugin config transformChannel must be ${TRANSFORM_CHANNEL}, got ${net.config.transformChannel}`);
 }
+
+/**
+ * The relay to start with, then the other relays of the fleet the lobby handed out (least loaded
+ * first, same transport), so the manager moves to another relay if its own dies; just the one
+ * relay when the lobby knows no fleet.
+ */
+function relayList(relay: string, lobby: ColyseusLobby): string | string[] {
+  const fleet = lobby.relays;
+  if (fleet === undefined) return relay;
+  const sameKind = relay.startsWith('udp:') ? fleet.udp : fleet.ws;
+  const list = [relay, ...sameKind.filter((url) => url !== relay)].slice(0, 8);
+  return list.length === 1 ? relay : list;
+}
+
