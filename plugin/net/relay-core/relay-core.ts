@@ -28,6 +28,7 @@ import {
   sessionIdFromBytes,
   sessionIdHighAt,
   sessionIdLowAt,
+  sessionIdToBytes,
 } from '../wire/relay-codec';
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { InboundBudget } from './inbound-budget';
@@ -523,7 +524,7 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
     if (existing != null && existing.nonce === nonce) {
       // A retry whose answer was lost: the same session, the same answer.
       existing.lastSeenMs = now;
-      this.answer(connection, ip, port, existing.registered, length);
+      this.answer(connection, ip, port, this.registeredAnswer(existing), length);
       return 'ok';
     }
     if (this.registrationBuckets !== null && !this.registrationBuckets.take(ip, now)) {
@@ -548,15 +549,15 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
       this.refuse(connection, ip, port, nonce, RefusalReason.RelayFull, 'relay full; retry later', length, now);
       return 'relayFull';
     }
-    const session = this.createSession(message.nonce, nonce, connection, ip, port, now);
+    const session = this.createSession(nonce, connection, ip, port, now);
     this.counters.registrations++;
-    this.answer(connection, ip, port, session.registered, length);
+    this.answer(connection, ip, port, this.registeredAnswer(session), length);
     const where = connection === null ? `udp ${ip}:${port}` : `ws ${ip}`;
     this.log?.info(`relay: session ${hex(session.id)} registered over ${where} (${this.sessions.size} session(s))`);
     return 'ok';
   }
 
-  private createSession(nonceBytes: Uint8Array, nonce: bigint, connection: C | null, ip: string, port: number, now: number): S {
+  private createSession(nonce: bigint, connection: C | null, ip: string, port: number, now: number): S {
     const id = this.sessions.allocateId();
     const secret = new Uint8Array(SESSION_SECRET_BYTES);
     this.config.randomFill(secret);
@@ -572,14 +573,6 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
       address: connection === null ? ip : null,
       port,
       connection,
-      registered: encodeRegistered({
-        nonce: nonceBytes,
-        relayId: this.relayIdBytes,
-        sessionId: id.id,
-        secret,
-        keepaliveMs: this.config.keepaliveMs,
-        endpoints: [...this.config.endpoints],
-      }),
       lastSeenMs: now,
       datagramTokens: this.datagramBurst,
       byteTokens: this.byteBurst,
@@ -590,6 +583,22 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
     if (connection !== null) connection.session = session;
     this.sink.sessionStarted?.(session);
     return session;
+  }
+
+  /**
+   * The REGISTERED answer of a session, encoded when it is sent (at registration and for a retried
+   * REGISTER): every field is the session's or the relay's, so it is the same bytes each time and
+   * no session keeps ~150 bytes of it.
+   */
+  private registeredAnswer(session: S): Uint8Array {
+    return encodeRegistered({
+      nonce: sessionIdToBytes(session.nonce),
+      relayId: this.relayIdBytes,
+      sessionId: session.id,
+      secret: session.secret,
+      keepaliveMs: this.config.keepaliveMs,
+      endpoints: [...this.config.endpoints],
+    });
   }
 
   /** KEEPALIVE and LEAVE: both prove ownership with the session secret. */

@@ -29,8 +29,6 @@ export interface CoreSession<C> {
   port: number;
   /** Stream sessions: their connection. */
   readonly connection: C | null;
-  /** The REGISTERED answer, kept to repeat it. */
-  readonly registered: Uint8Array;
   lastSeenMs: number;
   datagramTokens: number;
   byteTokens: number;
@@ -62,8 +60,11 @@ const MAX_ID_DRAWS = 64;
 export class SessionTable<S extends CoreSession<unknown>> {
   /** By the low 32 bits of the id, which are kept unique among live sessions. Insertion order: oldest first. */
   private readonly byIdLow = new Map<number, S>();
-  /** port → ip → session. */
-  private readonly byAddress = new Map<number, Map<string, S>>();
+  /**
+   * port → the one session bound there, or ip → session when several addresses share the port.
+   * Most ports have one session: no Map per session for them.
+   */
+  private readonly byAddress = new Map<number, S | Map<string, S>>();
   private udp = 0;
   private ws = 0;
 
@@ -101,7 +102,10 @@ export class SessionTable<S extends CoreSession<unknown>> {
   }
 
   findByAddress(address: string, port: number): S | undefined {
-    return this.byAddress.get(port)?.get(address);
+    const entry = this.byAddress.get(port);
+    if (entry === undefined) return undefined;
+    if (entry instanceof Map) return entry.get(address);
+    return entry.address === address ? entry : undefined;
   }
 
   /** A random non-zero id whose low 32 bits no live session uses. */
@@ -131,14 +135,20 @@ export class SessionTable<S extends CoreSession<unknown>> {
   /** Binds a UDP session to an address; a session bound there before loses its binding. */
   bind(session: S, address: string, port: number): void {
     this.unbind(session);
-    let byIp = this.byAddress.get(port);
-    if (byIp === undefined) {
-      byIp = new Map();
-      this.byAddress.set(port, byIp);
+    const entry = this.byAddress.get(port);
+    if (entry === undefined) {
+      this.byAddress.set(port, session);
+    } else if (entry instanceof Map) {
+      const previous = entry.get(address);
+      if (previous !== undefined && previous !== session) previous.address = null;
+      entry.set(address, session);
+    } else if (entry.address === address) {
+      // The address's earlier session loses it (it keeps its id until its owner rebinds).
+      entry.address = null;
+      this.byAddress.set(port, session);
+    } else {
+      this.byAddress.set(port, new Map([[entry.address as string, entry], [address, session]]));
     }
-    const previous = byIp.get(address);
-    if (previous !== undefined && previous !== session) previous.address = null;
-    byIp.set(address, session);
     session.address = address;
     session.port = port;
   }
@@ -158,10 +168,14 @@ export class SessionTable<S extends CoreSession<unknown>> {
 
   private unbind(session: S): void {
     if (session.address === null) return;
-    const byIp = this.byAddress.get(session.port);
-    if (byIp !== undefined && byIp.get(session.address) === session) {
-      byIp.delete(session.address);
-      if (byIp.size === 0) this.byAddress.delete(session.port);
+    const entry = this.byAddress.get(session.port);
+    if (entry === session) {
+      this.byAddress.delete(session.port);
+    } else if (entry instanceof Map && entry.get(session.address) === session) {
+      entry.delete(session.address);
+      // Back to one session: store it directly again.
+      if (entry.size === 1) this.byAddress.set(session.port, entry.values().next().value as S);
+      else if (entry.size === 0) this.byAddress.delete(session.port);
     }
     session.address = null;
   }
