@@ -7,58 +7,18 @@
  * every stream arrives complete, exactly once and in order.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'child_process';
-import * as path from 'path';
 import { bindRouteSync, type RouteSyncSubscription } from '../../plugin/lobby/route-sync';
 import { ColyseusLobby } from '../../plugin/lobby/colyseus-lobby';
 import { startLobbyServer, type LobbyServer } from '../../server/lobby';
 import { createTestPeer, disposeAll, frame, isConnected, quietLogger, type TestPeer } from '../helpers/managers';
 import { requireRedisServer, startTestRedis, type TestRedis } from '../helpers/redis-server';
 import { testRelaySecret } from '../helpers/secrets';
+import { killHard, spawnFixture, type FixtureChild } from '../helpers/child-fixtures';
 import { waitFor } from '../helpers/wait';
 
-const root = path.resolve(__dirname, '..', '..');
 const fleetSecret = testRelaySecret('fleet mesh');
 
-interface Child {
-  process: ChildProcess;
-  info: Record<string, unknown>;
-}
-
-/** A fixture in its own process; resolves with the JSON line it prints once ready (bounded). */
-function spawnFixture(name: string, args: string[], env: Record<string, string>): Promise<Child> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '--conditions=switchboard-source', path.join(root, 'test', 'fixtures', name), ...args], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name} printed nothing within 20 s: ${output}`));
-    }, 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output = (output + chunk.toString('utf8')).slice(-4_000);
-      const line = output.split('\n').find((l) => l.startsWith('{'));
-      if (line === undefined) return;
-      clearTimeout(timer);
-      resolve({ process: child, info: JSON.parse(line) as Record<string, unknown> });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (${String(code)}): ${output}`));
-    });
-  });
-}
-
-function killHard(child: Child): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.process.exitCode !== null || child.process.signalCode !== null) return resolve();
-    child.process.once('exit', () => resolve());
-    child.process.kill('SIGKILL');
-  });
-}
+type Child = FixtureChild<Record<string, unknown>>;
 
 function numbered(from: number, index: number): Uint8Array {
   const bytes = new Uint8Array(24);
@@ -92,11 +52,11 @@ describe('relay fleet end to end: two relays, two lobbies, four managers, a rela
 
   it('full mesh across both relays and both lobbies; after the kill every stream is complete, once, in order', async () => {
     const fleetEnv = { SWITCHBOARD_FLEET_REDIS: redis.url, SWITCHBOARD_FLEET_SECRET: fleetSecret };
-    const relays = await Promise.all([0, 1].map(() => spawnFixture('relay-child.ts', ['0', '500'], fleetEnv)));
+    const relays = await Promise.all([0, 1].map(() => spawnFixture<Record<string, unknown>>('relay-child.ts', ['0', '500'], fleetEnv)));
     children.push(...relays);
     const ports = relays.map((r) => r.info.port as number);
     lobby = await startLobbyServer({ port: 0, logger: quietLogger, redisUrl: redis.url, fleetSecret });
-    const remoteLobby = await spawnFixture('lobby-child.ts', [redis.url], { SWITCHBOARD_FLEET_SECRET: fleetSecret });
+    const remoteLobby = await spawnFixture<Record<string, unknown>>('lobby-child.ts', [redis.url], { SWITCHBOARD_FLEET_SECRET: fleetSecret });
     children.push(remoteLobby);
     const lobbyUrls = [lobby.url, remoteLobby.info.url as string];
 

@@ -5,35 +5,17 @@
  * numbered reliable streams both ways arrive exactly once, in order.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'child_process';
-import * as path from 'path';
 import type { RelayStatus } from '../../plugin/net/types';
 import { connectPair, createTestPeer, disposeAll, frame, isConnected, pumpUntil, type TestPeer } from '../helpers/managers';
+import { killHard, spawnRelay, type FixtureChild } from '../helpers/child-fixtures';
 import { waitFor } from '../helpers/wait';
 
-const fixture = path.join(__dirname, '..', 'fixtures', 'relay-child.ts');
-
-interface ChildRelay {
-  process: ChildProcess;
-  port: number;
-}
+type ChildRelay = FixtureChild<{ port: number }> & { port: number };
 
 /** A relay in its own process (so it can be killed), keepalive 500 ms; waits for its port. */
 async function startChildRelay(): Promise<ChildRelay> {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', fixture, '0', '500'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor('the child relay to print its port', () => output.includes('\n'), { timeoutMs: 20_000, intervalMs: 20 });
-  const { port } = JSON.parse(output.split('\n')[0]) as { port: number };
-  return { process: child, port };
-}
-
-function killHard(relay: ChildRelay): Promise<void> {
-  return new Promise((resolve) => {
-    if (relay.process.exitCode !== null || relay.process.signalCode !== null) return resolve();
-    relay.process.once('exit', () => resolve());
-    relay.process.kill('SIGKILL');
-  });
+  const child = await spawnRelay(0, 500);
+  return Object.assign(child, { port: child.info.port });
 }
 
 function indexOf(data: Uint8Array): number {
