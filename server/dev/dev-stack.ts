@@ -9,11 +9,12 @@
 import { startLobbyServer, type LobbyServer } from '../lobby';
 import { generateRelaySecret, startRelay, type RelayServer } from '../relay';
 import { consoleLogger, type Logger } from '../../plugin/net/types';
-import { PAGE_CONFIG_PATH, type PageConfig } from '../../sample-scene/game/page-config';
+import type { PageConfig } from '../../sample-scene/game/page-config';
 import { DEFAULT_LOBBY } from '../../sample-scene/game/scene-params';
 import { MAX_BOTS, spawnBots, type BotProcesses } from './bot-processes';
 import { DEV_USAGE, parseDevArgs } from './dev-args';
 import { loadSceneBundle, type SceneBundle } from './scene-source';
+import { samplePageFiles } from './page-files';
 import { startStaticServer } from './static-server';
 
 export interface DevStackOptions {
@@ -70,12 +71,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     const http = await startStaticServer({
       host,
       port: options.httpPort ?? 8080,
-      files: new Map([
-        ['/', { contentType: 'text/html; charset=utf-8', body: bundle.html }],
-        ['/index.html', { contentType: 'text/html; charset=utf-8', body: bundle.html }],
-        ['/app.js', { contentType: 'text/javascript; charset=utf-8', body: bundle.js }],
-        [PAGE_CONFIG_PATH, { contentType: 'application/json', body: new TextEncoder().encode(JSON.stringify(pageConfig)) }],
-      ]),
+      files: samplePageFiles(bundle, pageConfig),
     });
     started.push(http);
     // Bots use UDP (Node), the page WebSocket: the relay forwards between both.

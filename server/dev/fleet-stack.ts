@@ -11,13 +11,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import Redis from 'ioredis';
-import { PAGE_CONFIG_PATH, type PageConfig } from '../../sample-scene/game/page-config';
+import type { PageConfig } from '../../sample-scene/game/page-config';
 import { DEFAULT_LOBBY } from '../../sample-scene/game/scene-params';
 import { flagArguments } from '../cli-args';
 import { freePort } from '../lobby/lobby-redis';
 import { generateRelaySecret } from '../relay/token';
 import { REPOSITORY_ROOT } from './paths';
 import { loadSceneBundle, type SceneBundle } from './scene-source';
+import { samplePageFiles } from './page-files';
 import { startStaticServer } from './static-server';
 
 export const FLEET_USAGE = `usage: npm run fleet -- [--port 8080] [--lobby sample]
@@ -201,12 +202,7 @@ export async function startFleetStack(options: FleetStackOptions = {}): Promise<
     const server = await startStaticServer({
       host: HOST,
       port: options.httpPort ?? 8080,
-      files: new Map([
-        ['/', { contentType: 'text/html; charset=utf-8', body: bundle.html }],
-        ['/index.html', { contentType: 'text/html; charset=utf-8', body: bundle.html }],
-        ['/app.js', { contentType: 'text/javascript; charset=utf-8', body: bundle.js }],
-        [PAGE_CONFIG_PATH, { contentType: 'application/json', body: new TextEncoder().encode(JSON.stringify(pageConfig)) }],
-      ]),
+      files: samplePageFiles(bundle, pageConfig),
     });
     http = server;
     return { url: server.url, redisUrl, redisDir, relays, lobbies, children: children.map((c) => c.process), close };
