@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'crypto';
 import Redis from 'ioredis';
+import { MAX_FLEET_RELAY_NUMBER } from '../../plugin/net/relay-core/session-table';
 import { relaySecretProblem } from '../relay/token';
 
 /**
@@ -7,7 +8,8 @@ import { relaySecretProblem } from '../relay/token';
  * alive with a heartbeat, and lists the other members. Entries carry an HMAC under the fleet secret,
  * so a Redis writer without the secret cannot inject a relay: such entries are ignored and counted.
  */
-export const MAX_RELAY_NUMBER = 4095;
+/** Relay numbers are the top 12 bits of session ids (PROTOCOL.md §3.13). */
+export const MAX_RELAY_NUMBER = MAX_FLEET_RELAY_NUMBER;
 const KEY_PREFIX = 'switchboard:fleet:relay:';
 
 export interface FleetEndpoints {

@@ -35,7 +35,7 @@ import { InboundBudget } from './inbound-budget';
 import { BoundedBucketMap, TokenBucket } from './rate-limit';
 import { SessionTable, relayNumberOfIdHigh, type CoreConnection, type CoreSession } from './session-table';
 
-export { SessionTable, MAX_FLEET_RELAY_NUMBER, relayNumberOfIdHigh, type CoreConnection, type CoreSession } from './session-table';
+export { SessionTable, type CoreConnection, type CoreSession } from './session-table';
 
 /** What the fleet link did with DATA for a session of another relay. */
 export type FleetSendOutcome = 'ok' | 'unknownRelay' | 'backpressure';
@@ -273,10 +273,6 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
   setFleetNumber(relayNumber: number | null): void {
     this.sessions.setRelayNumber(relayNumber);
     this.fleetNumber = relayNumber;
-  }
-
-  get fleetRelayNumber(): number | null {
-    return this.fleetNumber;
   }
 
   get sessionCount(): number {
