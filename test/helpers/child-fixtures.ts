@@ -38,9 +38,12 @@ export function spawnFixture<Info>(name: string, args: string[], env: Record<str
   });
 }
 
-/** A relay in its own process (test/fixtures/relay-child.ts): `port` 0 picks one; keepalive in ms. */
-export function spawnRelay(port = 0, keepaliveMs = 500, env: Record<string, string> = {}): Promise<FixtureChild<{ port: number; relayNumber: number | null }>> {
-  return spawnFixture('relay-child.ts', [String(port), String(keepaliveMs)], env);
+export type ChildRelay = FixtureChild<{ port: number; relayNumber: number | null }> & { port: number };
+
+/** A relay in its own process (test/fixtures/relay-child.ts), so a test can kill it: `port` 0 picks one; keepalive in ms. */
+export async function spawnRelay(port = 0, keepaliveMs = 500, env: Record<string, string> = {}): Promise<ChildRelay> {
+  const child = await spawnFixture<{ port: number; relayNumber: number | null }>('relay-child.ts', [String(port), String(keepaliveMs)], env);
+  return { ...child, port: child.info.port };
 }
 
 /** SIGKILL, resolved once the process has exited (at once if it already has). */

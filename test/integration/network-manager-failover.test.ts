@@ -7,26 +7,9 @@
 import { expect } from 'chai';
 import type { RelayStatus } from '../../plugin/net/types';
 import { connectPair, createTestPeer, disposeAll, frame, isConnected, pumpUntil, type TestPeer } from '../helpers/managers';
-import { killHard, spawnRelay, type FixtureChild } from '../helpers/child-fixtures';
+import { killHard, spawnRelay, type ChildRelay } from '../helpers/child-fixtures';
+import { indexOf, numbered } from '../../fuzz/virtual-managers';
 import { waitFor } from '../helpers/wait';
-
-type ChildRelay = FixtureChild<{ port: number }> & { port: number };
-
-/** A relay in its own process (so it can be killed), keepalive 500 ms; waits for its port. */
-async function startChildRelay(): Promise<ChildRelay> {
-  const child = await spawnRelay(0, 500);
-  return Object.assign(child, { port: child.info.port });
-}
-
-function indexOf(data: Uint8Array): number {
-  return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
-}
-
-function numbered(index: number): Uint8Array {
-  const bytes = new Uint8Array(32);
-  new DataView(bytes.buffer).setUint32(0, index);
-  return bytes;
-}
 
 describe('NetworkManager failover between two real relays', function () {
   this.timeout(90_000);
@@ -42,7 +25,7 @@ describe('NetworkManager failover between two real relays', function () {
 
   for (const transports of [['udp', 'udp'], ['udp', 'ws']] as const) {
     it(`${transports.join(' ↔ ')}: r1 SIGKILLed mid-stream, both move to r2, routes re-exchanged with updatePeer, 3,000 each way arrive once and in order`, async () => {
-      const [r1, r2] = await Promise.all([startChildRelay(), startChildRelay()]);
+      const [r1, r2] = await Promise.all([spawnRelay(), spawnRelay()]);
       relays.push(r1, r2);
       const list = (t: string): string[] => [`${t}://127.0.0.1:${r1.port}`, `${t}://127.0.0.1:${r2.port}`];
       const a = createTestPeer({ relay: list(transports[0]) });
@@ -63,8 +46,8 @@ describe('NetworkManager failover between two real relays', function () {
       const total = 3000;
       const sent = [0, 0];
       const sendSome = (): void => {
-        for (let k = 0; k < 30 && sent[0] < total; k++, sent[0]++) expect(a.net.sendMessage(b.id, 0, numbered(sent[0]))).to.equal(0);
-        for (let k = 0; k < 30 && sent[1] < total; k++, sent[1]++) expect(b.net.sendMessage(a.id, 0, numbered(sent[1]))).to.equal(0);
+        for (let k = 0; k < 30 && sent[0] < total; k++, sent[0]++) expect(a.net.sendMessage(b.id, 0, numbered(sent[0], 28))).to.equal(0);
+        for (let k = 0; k < 30 && sent[1] < total; k++, sent[1]++) expect(b.net.sendMessage(a.id, 0, numbered(sent[1], 28))).to.equal(0);
       };
       const step = (): void => {
         sendSome();

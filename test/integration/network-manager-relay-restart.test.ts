@@ -1,25 +1,8 @@
 import { expect } from 'chai';
 import { connectPair, createTestPeer, disposeAll, frame, isConnected, pumpUntil, type TestPeer } from '../helpers/managers';
-import { killHard, spawnRelay, type FixtureChild } from '../helpers/child-fixtures';
+import { killHard, spawnRelay, type ChildRelay } from '../helpers/child-fixtures';
+import { indexOf, numbered } from '../../fuzz/virtual-managers';
 import { waitFor } from '../helpers/wait';
-
-type ChildRelay = FixtureChild<{ port: number }>;
-
-/** Starts the relay in its own process (so it can be killed) and waits for its port. */
-async function startChildRelay(port: number): Promise<ChildRelay & { port: number }> {
-  const child = await spawnRelay(port, 500);
-  return Object.assign(child, { port: child.info.port });
-}
-
-function indexOf(data: Uint8Array): number {
-  return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
-}
-
-function message(index: number): Uint8Array {
-  const bytes = new Uint8Array(32);
-  new DataView(bytes.buffer).setUint32(0, index);
-  return bytes;
-}
 
 describe('NetworkManager through a relay restart', function () {
   this.timeout(90_000);
@@ -35,7 +18,7 @@ describe('NetworkManager through a relay restart', function () {
 
   for (const transports of [['udp', 'udp'], ['udp', 'ws']] as const) {
     it(`${transports.join(' ↔ ')}: SIGKILL mid-stream, restart on the same port, routes exchanged with updatePeer, all 5,000 arrive once and in order`, async () => {
-      const first = await startChildRelay(0);
+      const first = await spawnRelay(0);
       relays.push(first);
       const url = (t: string) => `${t}://127.0.0.1:${first.port}`;
       const a = createTestPeer({ relay: url(transports[0]) });
@@ -54,7 +37,7 @@ describe('NetworkManager through a relay restart', function () {
       const total = 5000;
       let sent = 0;
       const sendSome = () => {
-        for (let k = 0; k < 50 && sent < total; k++, sent++) expect(a.net.sendMessage(b.id, 0, message(sent))).to.equal(0);
+        for (let k = 0; k < 50 && sent < total; k++, sent++) expect(a.net.sendMessage(b.id, 0, numbered(sent, 28))).to.equal(0);
       };
       await waitFor('about 2,000 delivered before the kill', () => b.messages.length >= 2000, {
         timeoutMs: 30_000,
@@ -62,7 +45,7 @@ describe('NetworkManager through a relay restart', function () {
       });
 
       await killHard(first);
-      const second = await startChildRelay(first.port);
+      const second = await spawnRelay(first.port);
       relays.push(second);
       expect(second.port).to.equal(first.port);
 
