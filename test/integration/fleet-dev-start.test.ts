@@ -6,36 +6,20 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import Redis from 'ioredis';
 import { ColyseusLobby } from '../../plugin/lobby/colyseus-lobby';
 import { quietLogger } from '../helpers/managers';
 import { requireRedisServer } from '../helpers/redis-server';
+import { groupAlive, npmScriptCommand } from '../helpers/npm-script';
 import { waitFor } from '../helpers/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** package.json's fleet script as argv, with `node` replaced by this Node binary. */
-function fleetCommand(): { command: string; args: string[] } {
-  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  const words = pkg.scripts.fleet!.split(/\s+/).filter(Boolean);
-  if (words[0] === 'exec') words.shift();
-  expect(words[0], 'the fleet script runs node').to.equal('node');
-  return { command: process.execPath, args: words.slice(1) };
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function run(env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-  const { command, args } = fleetCommand();
+  const { command, args } = npmScriptCommand('fleet');
   const child = spawn(command, [...args, '--port', '0'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';

@@ -6,31 +6,13 @@
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parsePageConfig } from '../../sample-scene/game/page-config';
+import { groupAlive, npmScriptCommand } from '../helpers/npm-script';
 import { waitFor } from '../helpers/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** package.json's start script as argv, with `node` replaced by this Node binary. */
-function startCommand(): { command: string; args: string[] } {
-  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  const words = pkg.scripts.start!.split(/\s+/).filter(Boolean);
-  // `exec node …`: the shell npm runs the script in replaces itself with node (see README).
-  if (words[0] === 'exec') words.shift();
-  expect(words[0], 'the start script runs node').to.equal('node');
-  return { command: process.execPath, args: words.slice(1) };
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('npm start (dev stack smoke test)', function () {
   this.timeout(60_000);
@@ -42,7 +24,7 @@ describe('npm start (dev stack smoke test)', function () {
   });
 
   it('serves the page within 30 s and exits with code 0 on SIGINT, bots included', async () => {
-    const { command, args } = startCommand();
+    const { command, args } = npmScriptCommand('start');
     const startedAt = Date.now();
     child = spawn(command, [...args, '--port', '0', '--relay-port', '0', '--lobby-port', '0', '--bots', '1'], {
       cwd: ROOT,
@@ -84,7 +66,7 @@ describe('npm start (dev stack smoke test)', function () {
   });
 
   it("counts npm's forwarded copy of the SIGINT as the same Ctrl-C (exit 0, not the second-interrupt 130)", async () => {
-    const { command, args } = startCommand();
+    const { command, args } = npmScriptCommand('start');
     // One bot, so the stop lasts (the bot is asked to quit and waited for) when the copy arrives.
     child = spawn(command, [...args, '--port', '0', '--relay-port', '0', '--lobby-port', '0', '--bots', '1'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
