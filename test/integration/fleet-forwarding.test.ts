@@ -59,18 +59,24 @@ describe('relay fleet: relay-to-relay forwarding on a real redis-server', functi
     return [a, b];
   }
 
+  /** Alice on relay `a` (UDP), bob on relay `b`, connected with one reliable channel. */
+  async function connectedAcross(a: RelayServer, b: RelayServer, channel: number, bobOverWebSocket = false): Promise<{ alice: TestPeer; bob: TestPeer }> {
+    const alice = createTestPeer({ relay: a.udpUrl });
+    const bob = createTestPeer(bobOverWebSocket ? { relay: b.wsUrl, transport: 'websocket' } : { relay: b.udpUrl });
+    peers.push(alice, bob);
+    await waitForRoutes(peers);
+    connectPair(alice, bob, [{ id: channel, reliable: true }]);
+    await pumpUntil(peers, 'alice and bob to connect across two relays', () => isConnected(alice, bob.id) && isConnected(bob, alice.id));
+    return { alice, bob };
+  }
+
   it('a manager on relay A (UDP) and one on relay B (WebSocket) connect from routes alone and exchange reliable messages both ways', async () => {
     const [a, b] = await twoRelays();
     assert.notEqual(a.fleet!.relayNumber, b.fleet!.relayNumber);
-    const alice = createTestPeer({ relay: a.udpUrl });
-    const bob = createTestPeer({ relay: b.wsUrl, transport: 'websocket' });
-    peers.push(alice, bob);
-    await waitForRoutes(peers);
+    const { alice, bob } = await connectedAcross(a, b, 0, true);
     // The relay number is in the top 12 bits of each session id.
     assert.equal(Number(sessionIdOf(alice.net.getRoute()!) >> 52n), a.fleet!.relayNumber);
     assert.equal(Number(sessionIdOf(bob.net.getRoute()!) >> 52n), b.fleet!.relayNumber);
-    connectPair(alice, bob, [{ id: 0, reliable: true }]);
-    await pumpUntil(peers, 'alice and bob to connect across two relays', () => isConnected(alice, bob.id) && isConnected(bob, alice.id));
     for (let i = 0; i < 50; i++) {
       assert.equal(alice.net.sendMessage(bob.id, 0, bytesOf(`a${i}`)), 0);
       assert.equal(bob.net.sendMessage(alice.id, 0, bytesOf(`b${i}`)), 0);
@@ -139,12 +145,7 @@ describe('relay fleet: relay-to-relay forwarding on a real redis-server', functi
   it('Redis stopped and restarted mid-game: peers on two relays lose no reliable message, and each relay keeps its number', async () => {
     const [a, b] = await twoRelays();
     const numbers = [a.fleet!.relayNumber, b.fleet!.relayNumber];
-    const alice = createTestPeer({ relay: a.udpUrl });
-    const bob = createTestPeer({ relay: b.udpUrl });
-    peers.push(alice, bob);
-    await waitForRoutes(peers);
-    connectPair(alice, bob, [{ id: 1, reliable: true }]);
-    await pumpUntil(peers, 'alice and bob to connect', () => isConnected(alice, bob.id) && isConnected(bob, alice.id));
+    const { alice, bob } = await connectedAcross(a, b, 1);
     let sent = 0;
     const sendSome = (count: number): void => {
       for (let i = 0; i < count; i++, sent++) {
@@ -178,12 +179,7 @@ describe('relay fleet: relay-to-relay forwarding on a real redis-server', functi
     relays.push(b2);
     expect(b2.fleet!.id).to.not.equal(oldId);
     await waitFor('a and the restarted relay to know each other', () => fleetStats(a).peers === 1 && fleetStats(b2).peers === 1, { timeoutMs: 10_000 });
-    const alice = createTestPeer({ relay: a.udpUrl });
-    const bob = createTestPeer({ relay: b2.udpUrl });
-    peers.push(alice, bob);
-    await waitForRoutes(peers);
-    connectPair(alice, bob, [{ id: 0, reliable: true }]);
-    await pumpUntil(peers, 'alice and bob to connect through the restarted relay', () => isConnected(alice, bob.id) && isConnected(bob, alice.id));
+    const { alice, bob } = await connectedAcross(a, b2, 0);
     assert.equal(alice.net.sendMessage(bob.id, 0, bytesOf('after restart')), 0);
     await pumpUntil(peers, 'the message', () => bob.messages.length === 1);
     assert.equal(textOf(bob.messages[0].data), 'after restart');
