@@ -25,6 +25,13 @@ class TwoRelays {
   readonly two = new MemorySwitch({ seed: 62, keepaliveMs: 500, link: { latencyMs: 5 } });
   private silent = false;
 
+  /** A manager listing [R1, R2] on these relays, in their virtual time; kept in `into` for disposal. */
+  peer(label: string, into: TestPeer[]): TestPeer {
+    const p = createTestPeer({ relay: [R1, R2], socketFactory: this.socketFactory, clock: this.two.clock, timers: this.two.timers, identity: seededIdentity(label) });
+    into.push(p);
+    return p;
+  }
+
   readonly socketFactory = (url: string): DatagramSocket => {
     if (url === R2) return this.two.createSocket(this.two.udpUrl);
     if (url !== R1) throw new Error(`no relay at ${url}`);
@@ -75,11 +82,7 @@ describe('NetworkManager with a relay list, in virtual time', function () {
 
   it('relay one goes silent mid-stream: both managers move to relay two, re-exchange routes, and 2,000 reliable messages each way arrive once, in order, with no peer ever disconnected', () => {
     const relays = new TwoRelays();
-    const make = (label: string): TestPeer => {
-      const p = createTestPeer({ relay: [R1, R2], socketFactory: relays.socketFactory, clock: relays.two.clock, timers: relays.two.timers, identity: seededIdentity(label) });
-      peers.push(p);
-      return p;
-    };
+    const make = (label: string): TestPeer => relays.peer(label, peers);
     const a = make('failover a');
     const b = make('failover b');
     const statuses: Record<string, RelayStatus[]> = { a: [], b: [] };
@@ -143,11 +146,7 @@ describe('NetworkManager with a relay list, in virtual time', function () {
   it('with bindRouteSync over a lobby: relay one goes silent, the sync republishes the new routes, the other side updatePeers and 1,000 reliable messages each way arrive once, in order', async () => {
     const relays = new TwoRelays();
     const hub = new MemoryLobbyHub();
-    const make = (label: string): TestPeer => {
-      const p = createTestPeer({ relay: [R1, R2], socketFactory: relays.socketFactory, clock: relays.two.clock, timers: relays.two.timers, identity: seededIdentity(label) });
-      peers.push(p);
-      return p;
-    };
+    const make = (label: string): TestPeer => relays.peer(label, peers);
     const a = make('sync a');
     const b = make('sync b');
     const syncs = [bindRouteSync(a.net, hub.join('a'), { channels: [{ id: 0, reliable: true }], logger: quietLogger }), bindRouteSync(b.net, hub.join('b'), { channels: [{ id: 0, reliable: true }], logger: quietLogger })];
