@@ -1,0 +1,388 @@
+/**
+ * The page of the browser frame-cost benchmark (bundled with esbuild for the browser): the hub
+ * NetworkManager of bench/suites/frame-cost.ts, inside Chromium, on the relay's ws:// URL, over a
+ * WebSocket or a WebRTC data channel. The page drives itself; it talks to its host
+ * (bench/browser/page-host.ts) over same-origin HTTP only, so nothing needs a DevTools session
+ * on it (DevTools' Network domain reports every WebSocket message and would inflate the figures).
+ *
+ *   GET /config → the workload; POST /hub {peerId, route, link} → the peers' routes;
+ *   POST /connected → (the host starts the peers' traffic); POST /measured → (the host stops it);
+ *   POST /report → everything measured; POST /failed → why it stopped.
+ *
+ * Frames run from a 60 Hz timer, as the Node hub's do: runCallbacks(), the sends, flush(), timed
+ * around the two calls with performance.now() (5 µs steps: the host serves the page cross-origin
+ * isolated). Then, in the same page, the floors: the same number of datagram sends of the same
+ * sizes on a bare WebSocket (or data channel) to a sink that discards them, plus the same AEAD
+ * seals and opens, and the AEAD alternatives a page has (noble ChaCha20-Poly1305, WebCrypto AES-GCM).
+ */
+import { cryptoBackendName, openPacket, sealPacket } from '../../plugin/net/crypto/primitives';
+import { NetworkManager } from '../../plugin/net/network-manager';
+import type { DatagramSocket, TransportPreference } from '../../plugin/net/transport/datagram-socket';
+import { createDatagramSocket } from '../../plugin/net/transport/socket-factory';
+
+export interface PageConfig {
+  relay: string;
+  transport: TransportPreference;
+  peers: number;
+  messages: number;
+  bytes: number;
+  hz: number;
+  warmupMs: number;
+  windowMs: number;
+  floorFrames: number;
+  /** ws:// URL of the host's discarding WebSocket sink. */
+  sinkUrl: string;
+}
+
+export interface PeerRoute {
+  peerId: string;
+  route: string;
+}
+
+export interface Distribution {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+export interface PageReport {
+  link: string | null;
+  userAgent: string;
+  crossOriginIsolated: boolean;
+  visibility: string;
+  cryptoBackend: string;
+  frames: number;
+  lateFrames: number;
+  frameUs: Distribution;
+  sendUs: Distribution;
+  /** Longest gap between two frame starts, ms (what a game would feel as a hitch). */
+  longestGapMs: number;
+  dataDatagramsOut: number;
+  dataBytesOut: number;
+  datagramsIn: number;
+  bytesIn: number;
+  messagesReceived: number;
+  refused: number;
+  /** The floor of the manager's link: sends + seals + opens a frame. */
+  floorUs: Distribution;
+  /** The sends alone on the same bare link. */
+  sendsOnlyUs: Distribution;
+  /** The seals + opens alone, noble ChaCha20-Poly1305 (the manager's AEAD in a page). */
+  nobleUs: Distribution;
+  /** The same number of AES-256-GCM encrypts + decrypts through WebCrypto (asynchronous), awaited together: wall time. */
+  webCryptoAesGcmUs: Distribution | null;
+  floorLink: string;
+  datagramsPerFrame: number;
+  opensPerFrame: number;
+  outBytes: number;
+  inBytes: number;
+}
+
+const DATA = 0x03;
+const HEADER_BYTES = 12;
+/** Relay header 9 B, DATA header 6 B (the associated data), tag 16 B around a packet's plaintext. */
+const RELAY_HEADER = 9;
+const AAD_BYTES = 6;
+const OVERHEAD = RELAY_HEADER + AAD_BYTES + 16;
+const MAX_SAMPLES = 100_000;
+
+function now(): number {
+  return performance.now();
+}
+
+function distribution(values: number[]): Distribution {
+  const sorted = Float64Array.from(values).sort();
+  const at = (p: number): number => (sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]);
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return { count: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted.length ? sorted[sorted.length - 1] : Number.NaN, mean: sorted.length ? sum / sorted.length : Number.NaN };
+}
+
+async function post<T>(path: string, body: unknown): Promise<T> {
+  const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`page: POST ${path} gave ${response.status}`);
+  return (await response.json()) as T;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitUntil(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = now() + timeoutMs;
+  while (!condition()) {
+    if (now() > deadline) throw new Error(`page: timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+interface WireCounters {
+  dataDatagramsOut: number;
+  dataBytesOut: number;
+  datagramsIn: number;
+  bytesIn: number;
+}
+
+function counting(inner: DatagramSocket, counters: WireCounters): DatagramSocket {
+  const wrapper: DatagramSocket = {
+    onOpen: null,
+    onMessage: null,
+    onClose: null,
+    send(datagram) {
+      if (datagram[0] === DATA) {
+        counters.dataDatagramsOut++;
+        counters.dataBytesOut += datagram.length;
+      }
+      inner.send(datagram);
+    },
+    close: () => inner.close(),
+    // The WebRTC link starts its upgrade when told the session, and says which link carries DATA.
+    get linkKind() {
+      return inner.linkKind;
+    },
+    sessionRegistered: (sessionId) => inner.sessionRegistered?.(sessionId),
+  };
+  inner.onOpen = () => wrapper.onOpen?.();
+  inner.onClose = (reason) => wrapper.onClose?.(reason);
+  inner.onMessage = (datagram) => {
+    counters.datagramsIn++;
+    counters.bytesIn += datagram.length;
+    wrapper.onMessage?.(datagram);
+  };
+  return wrapper;
+}
+
+/** The hub's frames: runs until `stopAt()` says so; returns the timings of frames after `measureFrom()`. */
+async function runFrames(manager: NetworkManager, peers: bigint[], config: PageConfig, phases: { measuring: () => boolean; done: () => boolean }): Promise<{ frameUs: number[]; sendUs: number[]; frames: number; lateFrames: number; longestGapMs: number; refused: number }> {
+  const period = 1000 / config.hz;
+  const payload = new Uint8Array(config.bytes);
+  const view = new DataView(payload.buffer);
+  const sequences = new Map<string, number>();
+  const frameUs: number[] = [];
+  const sendUs: number[] = [];
+  let frames = 0;
+  let lateFrames = 0;
+  let longestGapMs = 0;
+  let refused = 0;
+  let lastStart = -1;
+  let nextAt = now();
+  return new Promise((resolve) => {
+    const frame = (): void => {
+      if (phases.done()) {
+        resolve({ frameUs, sendUs, frames, lateFrames, longestGapMs, refused });
+        return;
+      }
+      const measuring = phases.measuring();
+      const t0 = now();
+      manager.runCallbacks();
+      const t1 = now();
+      for (const peer of peers) {
+        for (let channel = 0; channel < 2; channel++) {
+          const key = `${peer}:${channel}`;
+          for (let k = 0; k < config.messages; k++) {
+            const seq = sequences.get(key) ?? 0;
+            view.setFloat64(0, 0);
+            view.setUint32(8, seq);
+            if (manager.sendMessage(peer, channel, payload) === 0) sequences.set(key, seq + 1);
+            else if (measuring) refused++;
+          }
+        }
+      }
+      const t2 = now();
+      manager.flush();
+      const t3 = now();
+      if (measuring) {
+        frames++;
+        if (frameUs.length < MAX_SAMPLES) {
+          frameUs.push((t1 - t0 + (t3 - t2)) * 1000);
+          sendUs.push((t2 - t1) * 1000);
+        }
+        if (lastStart >= 0) longestGapMs = Math.max(longestGapMs, t0 - lastStart);
+      }
+      lastStart = t0;
+      nextAt += period;
+      const after = now();
+      if (after - nextAt > period) {
+        if (measuring) lateFrames++;
+        nextAt = after;
+      }
+      setTimeout(frame, Math.max(0, nextAt - after));
+    };
+    frame();
+  });
+}
+
+/** A bare link to the host's sink for the floor: a WebSocket, or a data channel answered by the host. */
+async function openSink(config: PageConfig, kind: string): Promise<{ send: (bytes: Uint8Array) => void; close: () => void; kind: string }> {
+  if (kind === 'webrtc') {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    const channel = pc.createDataChannel('sink', { ordered: false, maxRetransmits: 0 });
+    channel.binaryType = 'arraybuffer';
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitUntil('ICE gathering', () => pc.iceGatheringState === 'complete', 10_000);
+    const answer = await post<{ sdp: string }>('/rtc-sink', { sdp: pc.localDescription?.sdp ?? '' });
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    await waitUntil('the sink data channel to open', () => channel.readyState === 'open', 10_000);
+    return { send: (bytes) => channel.send(bytes as Uint8Array<ArrayBuffer>), close: () => pc.close(), kind: 'webrtc' };
+  }
+  const ws = new WebSocket(config.sinkUrl);
+  ws.binaryType = 'arraybuffer';
+  await waitUntil('the sink WebSocket to open', () => ws.readyState === WebSocket.OPEN, 10_000);
+  return { send: (bytes) => ws.send(bytes), close: () => ws.close(), kind: 'websocket' };
+}
+
+interface FloorShape {
+  datagramsPerFrame: number;
+  opensPerFrame: number;
+  outBytes: number;
+  inBytes: number;
+}
+
+async function measureFloors(config: PageConfig, shape: FloorShape, linkKind: string): Promise<Pick<PageReport, 'floorUs' | 'sendsOnlyUs' | 'nobleUs' | 'webCryptoAesGcmUs' | 'floorLink'>> {
+  const sink = await openSink(config, linkKind);
+  const key = new Uint8Array(32).fill(7);
+  const nonce = new Uint8Array(12);
+  const datagram = new Uint8Array(Math.max(OVERHEAD, shape.outBytes));
+  datagram[0] = DATA;
+  const aad = datagram.subarray(RELAY_HEADER, RELAY_HEADER + AAD_BYTES);
+  const sealPlain = new Uint8Array(datagram.length - OVERHEAD);
+  const sealOut = datagram.subarray(RELAY_HEADER + AAD_BYTES, RELAY_HEADER + AAD_BYTES + sealPlain.length + 16);
+  const openPlainBytes = Math.max(0, shape.inBytes - OVERHEAD);
+  const sealedIn: Uint8Array[] = [];
+  for (let i = 0; i < shape.opensPerFrame; i++) {
+    const out = new Uint8Array(openPlainBytes + 16);
+    nonce[11] = i & 0xff;
+    nonce[10] = i >> 8;
+    sealPacket(key, nonce, aad, new Uint8Array(openPlainBytes), out);
+    sealedIn.push(out);
+  }
+  const aead = (): void => {
+    for (let i = 0; i < sealedIn.length; i++) {
+      nonce[11] = i & 0xff;
+      nonce[10] = i >> 8;
+      if (openPacket(key, nonce, aad, sealedIn[i]) === null) throw new Error('page floor: open failed');
+    }
+    for (let i = 0; i < shape.datagramsPerFrame; i++) {
+      nonce[11] = i & 0xff;
+      nonce[10] = i >> 8;
+      sealPacket(key, nonce, aad, sealPlain, sealOut);
+    }
+  };
+  const sends = (): void => {
+    for (let i = 0; i < shape.datagramsPerFrame; i++) sink.send(datagram);
+  };
+  const timeFrames = async (work: () => void): Promise<Distribution> => {
+    const samples: number[] = [];
+    for (let f = 0; f < config.floorFrames; f++) {
+      const t0 = now();
+      work();
+      samples.push((now() - t0) * 1000);
+      await sleep(1000 / config.hz);
+    }
+    return distribution(samples);
+  };
+  const floorUs = await timeFrames(() => {
+    aead();
+    sends();
+  });
+  const sendsOnlyUs = await timeFrames(sends);
+  const nobleUs = await timeFrames(aead);
+  sink.close();
+  let webCryptoAesGcmUs: Distribution | null = null;
+  if (globalThis.crypto?.subtle !== undefined) {
+    const aesKey = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt', 'decrypt']);
+    const iv = new Uint8Array(12);
+    const sealedAes: ArrayBuffer[] = [];
+    for (let i = 0; i < shape.opensPerFrame; i++) sealedAes.push(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, aesKey, new Uint8Array(openPlainBytes)));
+    const samples: number[] = [];
+    for (let f = 0; f < config.floorFrames; f++) {
+      const t0 = now();
+      const work: Promise<ArrayBuffer>[] = [];
+      for (const sealed of sealedAes) work.push(crypto.subtle.decrypt({ name: 'AES-GCM', iv, additionalData: aad }, aesKey, sealed));
+      for (let i = 0; i < shape.datagramsPerFrame; i++) work.push(crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, aesKey, sealPlain));
+      await Promise.all(work);
+      samples.push((now() - t0) * 1000);
+      await sleep(1000 / config.hz);
+    }
+    webCryptoAesGcmUs = distribution(samples);
+  }
+  return { floorUs, sendsOnlyUs, nobleUs, webCryptoAesGcmUs, floorLink: sink.kind };
+}
+
+async function main(): Promise<void> {
+  const config = (await (await fetch('/config')).json()) as PageConfig;
+  const wire: WireCounters = { dataDatagramsOut: 0, dataBytesOut: 0, datagramsIn: 0, bytesIn: 0 };
+  const logs: string[] = [];
+  const quiet = { info: (line: string) => void (logs.length < 50 && logs.push(line)), warn: (line: string) => void (logs.length < 50 && logs.push(`warn: ${line}`)) };
+  const manager = new NetworkManager({
+    relay: config.relay,
+    transport: config.transport,
+    logger: quiet,
+    socketFactory: (url) => counting(createDatagramSocket(url, { transport: config.transport, logger: quiet }), wire),
+  });
+  let messagesReceived = 0;
+  let counting$ = false;
+  manager.message$.subscribe((message) => {
+    if (counting$ && message.data.length >= HEADER_BYTES) messagesReceived++;
+  });
+  try {
+    await waitUntil('a route from the relay', () => manager.getRoute() !== null, 10_000);
+    if (config.transport !== 'websocket') await waitUntil('the data channel', () => manager.getTransportInfo().link === 'webrtc', 10_000);
+    const remotes = await post<PeerRoute[]>('/hub', { peerId: manager.getPeerId().toString(), route: manager.getRoute(), link: manager.getTransportInfo().link });
+    const peers = remotes.map((r) => BigInt(r.peerId));
+    remotes.forEach((r, i) => {
+      const opened = manager.openPeer(peers[i], r.route);
+      if (opened !== 0) throw new Error(`page: openPeer gave Result ${opened}`);
+      if (manager.openChannel(peers[i], 0, false) !== 0 || manager.openChannel(peers[i], 1, true) !== 0) throw new Error('page: openChannel failed');
+    });
+    let phase: 'warmup' | 'measuring' | 'done' = 'warmup';
+    const frames = runFrames(manager, peers, config, { measuring: () => phase === 'measuring', done: () => phase === 'done' });
+    await waitUntil(`all ${peers.length} peers to connect`, () => peers.every((p) => manager.getPeerStats(p)?.state === 'connected'), 30_000);
+    await post('/connected', {});
+    await sleep(config.warmupMs);
+    for (const key of Object.keys(wire) as (keyof WireCounters)[]) wire[key] = 0;
+    counting$ = true;
+    phase = 'measuring';
+    await sleep(config.windowMs);
+    const link = manager.getTransportInfo().link;
+    phase = 'done';
+    counting$ = false;
+    const measured = await frames;
+    await post('/measured', {});
+    const totals = { ...wire };
+    const shape: FloorShape = {
+      datagramsPerFrame: Math.round(totals.dataDatagramsOut / Math.max(1, measured.frames)),
+      opensPerFrame: Math.round(totals.datagramsIn / Math.max(1, measured.frames)),
+      outBytes: Math.round(totals.dataBytesOut / Math.max(1, totals.dataDatagramsOut)),
+      inBytes: Math.round(totals.bytesIn / Math.max(1, totals.datagramsIn)),
+    };
+    await manager.dispose();
+    const floors = await measureFloors(config, shape, link ?? 'websocket');
+    const report: PageReport = {
+      link,
+      userAgent: navigator.userAgent,
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
+      visibility: document.visibilityState,
+      cryptoBackend: cryptoBackendName(),
+      frames: measured.frames,
+      lateFrames: measured.lateFrames,
+      frameUs: distribution(measured.frameUs),
+      sendUs: distribution(measured.sendUs),
+      longestGapMs: measured.longestGapMs,
+      ...totals,
+      messagesReceived,
+      refused: measured.refused,
+      ...floors,
+      ...shape,
+    };
+    await post('/report', report);
+  } catch (error) {
+    await manager.dispose().catch(() => undefined);
+    await post('/failed', { error: `${(error as Error).message}${logs.length > 0 ? ` (the manager said: ${logs.join(' | ')})` : ''}; link ${JSON.stringify(manager.getTransportInfo())}, RTCPeerConnection ${typeof RTCPeerConnection}` }).catch(() => undefined);
+  }
+}
+
+void main();
