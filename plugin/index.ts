@@ -14,6 +14,8 @@ export type { PeerId, NetworkMessage, PeerState, PeerStateChange, PeerStats, Lin
 export { consoleLogger } from './net/types';
 export { Identity, peerIdFromPublicKey, parsePeerId, formatPeerId } from './net/identity';
 export { decodeRoute, encodeRoute, type RouteInfo } from './net/route';
+export { useLibsodium, cryptoBackendName } from './net/crypto/primitives';
+export type { LibsodiumAead } from './net/crypto/libsodium-backend';
 
 // --- lobbies and route sync ---------------------------------------------------------------------
 export {

@@ -15,7 +15,7 @@
  * sizes on a bare WebSocket (or data channel) to a sink that discards them, plus the same AEAD
  * seals and opens, and the AEAD alternatives a page has (noble ChaCha20-Poly1305, WebCrypto AES-GCM).
  */
-import { cryptoBackendName, openPacket, sealPacket } from '../../plugin/net/crypto/primitives';
+import { cryptoBackendName, openPacket, sealPacket, useLibsodium } from '../../plugin/net/crypto/primitives';
 import { NetworkManager } from '../../plugin/net/network-manager';
 import type { DatagramSocket, TransportPreference } from '../../plugin/net/transport/datagram-socket';
 import { createDatagramSocket } from '../../plugin/net/transport/socket-factory';
@@ -32,6 +32,10 @@ export interface PageConfig {
   floorFrames: number;
   /** ws:// URL of the host's discarding WebSocket sink. */
   sinkUrl: string;
+  /** The packet AEAD of the hub (and of its floor): noble (the default in a page) or libsodium via useLibsodium(). */
+  aead: 'noble' | 'libsodium';
+  /** Also measure the AEAD alternatives (libsodium direct, WebCrypto AES-GCM) after the floor. */
+  alternatives: boolean;
 }
 
 export interface PeerRoute {
@@ -70,8 +74,13 @@ export interface PageReport {
   floorUs: Distribution;
   /** The sends alone on the same bare link. */
   sendsOnlyUs: Distribution;
-  /** The seals + opens alone, noble ChaCha20-Poly1305 (the manager's AEAD in a page). */
-  nobleUs: Distribution;
+  /** The seals + opens alone, through the hub's AEAD backend. */
+  aeadUs: Distribution;
+  /** The same seals + opens through libsodium's WebAssembly build (libsodium-wrappers), or why not. */
+  libsodiumUs: Distribution | null;
+  /** Whether libsodium's ChaCha20-Poly1305 (IETF) gave the same bytes as noble's for one packet. */
+  libsodiumSameBytes: boolean | null;
+  libsodiumError: string | null;
   /** The same number of AES-256-GCM encrypts + decrypts through WebCrypto (asynchronous), awaited together: wall time. */
   webCryptoAesGcmUs: Distribution | null;
   floorLink: string;
@@ -241,7 +250,7 @@ interface FloorShape {
   inBytes: number;
 }
 
-async function measureFloors(config: PageConfig, shape: FloorShape, linkKind: string): Promise<Pick<PageReport, 'floorUs' | 'sendsOnlyUs' | 'nobleUs' | 'webCryptoAesGcmUs' | 'floorLink'>> {
+async function measureFloors(config: PageConfig, shape: FloorShape, linkKind: string): Promise<Pick<PageReport, 'floorUs' | 'sendsOnlyUs' | 'aeadUs' | 'libsodiumUs' | 'libsodiumSameBytes' | 'libsodiumError' | 'webCryptoAesGcmUs' | 'floorLink'>> {
   const sink = await openSink(config, linkKind);
   const key = new Uint8Array(32).fill(7);
   const nonce = new Uint8Array(12);
@@ -289,8 +298,10 @@ async function measureFloors(config: PageConfig, shape: FloorShape, linkKind: st
     sends();
   });
   const sendsOnlyUs = await timeFrames(sends);
-  const nobleUs = await timeFrames(aead);
+  const aeadUs = await timeFrames(aead);
   sink.close();
+  if (!config.alternatives) return { floorUs, sendsOnlyUs, aeadUs, libsodiumUs: null, libsodiumSameBytes: null, libsodiumError: 'not measured in this run', webCryptoAesGcmUs: null, floorLink: sink.kind };
+  const sodium = await measureLibsodium(key, aad, sealPlain, sealedIn, shape.datagramsPerFrame, timeFrames);
   let webCryptoAesGcmUs: Distribution | null = null;
   if (globalThis.crypto?.subtle !== undefined) {
     const aesKey = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt', 'decrypt']);
@@ -309,11 +320,46 @@ async function measureFloors(config: PageConfig, shape: FloorShape, linkKind: st
     }
     webCryptoAesGcmUs = distribution(samples);
   }
-  return { floorUs, sendsOnlyUs, nobleUs, webCryptoAesGcmUs, floorLink: sink.kind };
+  return { floorUs, sendsOnlyUs, aeadUs, ...sodium, webCryptoAesGcmUs, floorLink: sink.kind };
+}
+
+/** libsodium's WebAssembly ChaCha20-Poly1305 (IETF, RFC 8439: the construction noble implements) on the same packets. */
+async function measureLibsodium(key: Uint8Array, aad: Uint8Array, sealPlain: Uint8Array, sealedIn: Uint8Array[], seals: number, timeFrames: (work: () => void) => Promise<Distribution>): Promise<Pick<PageReport, 'libsodiumUs' | 'libsodiumSameBytes' | 'libsodiumError'>> {
+  try {
+    const sodium = await readySodium();
+    const nonce = new Uint8Array(12);
+    const nobleOut = new Uint8Array(sealPlain.length + 16);
+    sealPacket(key, nonce, aad, sealPlain, nobleOut);
+    const sodiumOut = sodium.crypto_aead_chacha20poly1305_ietf_encrypt(sealPlain, aad, null, nonce, key);
+    const same = sodiumOut.length === nobleOut.length && sodiumOut.every((b, i) => b === nobleOut[i]);
+    const libsodiumUs = await timeFrames(() => {
+      for (let i = 0; i < sealedIn.length; i++) {
+        nonce[11] = i & 0xff;
+        nonce[10] = i >> 8;
+        sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, sealedIn[i], aad, nonce, key);
+      }
+      for (let i = 0; i < seals; i++) {
+        nonce[11] = i & 0xff;
+        nonce[10] = i >> 8;
+        sodium.crypto_aead_chacha20poly1305_ietf_encrypt(sealPlain, aad, null, nonce, key);
+      }
+    });
+    return { libsodiumUs, libsodiumSameBytes: same, libsodiumError: null };
+  } catch (error) {
+    return { libsodiumUs: null, libsodiumSameBytes: null, libsodiumError: (error as Error).message };
+  }
+}
+
+async function readySodium(): Promise<typeof import('libsodium-wrappers')> {
+  const sodium = (await import('libsodium-wrappers')).default;
+  await sodium.ready;
+  return sodium;
 }
 
 async function main(): Promise<void> {
   const config = (await (await fetch('/config')).json()) as PageConfig;
+  // As a game would: the ready instance handed to Switchboard before any manager exists.
+  if (config.aead === 'libsodium' && useLibsodium(await readySodium()) !== 'libsodium') throw new Error('page: useLibsodium did not switch the packet AEAD');
   const wire: WireCounters = { dataDatagramsOut: 0, dataBytesOut: 0, datagramsIn: 0, bytesIn: 0 };
   const logs: string[] = [];
   const quiet = { info: (line: string) => void (logs.length < 50 && logs.push(line)), warn: (line: string) => void (logs.length < 50 && logs.push(`warn: ${line}`)) };

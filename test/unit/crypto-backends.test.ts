@@ -6,10 +6,11 @@
  */
 import { expect } from 'chai';
 import { roleFor, SecureSession, type OpenResult } from '../../plugin/net/crypto';
-import { cryptoBackendName, diffieHellman, ephemeralKeyPair, secureRandom, useCryptoBackend } from '../../plugin/net/crypto/primitives';
+import sodium from 'libsodium-wrappers';
+import { cryptoBackendName, diffieHellman, ephemeralKeyPair, openPacket, sealPacket, secureRandom, useCryptoBackend, useLibsodium } from '../../plugin/net/crypto/primitives';
 import { Identity } from '../../plugin/net/identity';
 
-type Backend = 'node' | 'noble';
+type Backend = ReturnType<typeof cryptoBackendName>;
 
 /** Runs `fn` with `name` as the active backend, restoring the previous one after. */
 function under<T>(name: Backend, fn: () => T): T {
@@ -27,10 +28,12 @@ function expectOpened(result: OpenResult): Extract<OpenResult, { ok: true }> {
   return result as Extract<OpenResult, { ok: true }>;
 }
 
-describe('crypto: production key path across the Node and @noble backends', () => {
+describe('crypto: production key path across the Node, @noble and libsodium backends', () => {
   let previous: Backend;
-  before(function () {
+  before(async function () {
     previous = cryptoBackendName();
+    await sodium.ready;
+    useLibsodium(sodium);
     if (!useCryptoBackend('node')) this.skip(); // Node's crypto without ChaCha20-Poly1305: nothing to cross
   });
   after(() => void useCryptoBackend(previous));
@@ -53,6 +56,8 @@ describe('crypto: production key path across the Node and @noble backends', () =
   for (const [initiatorBackend, responderBackend] of [
     ['node', 'noble'],
     ['noble', 'node'],
+    ['libsodium', 'node'],
+    ['noble', 'libsodium'],
   ] as const) {
     it(`initiator on ${initiatorBackend}, responder on ${responderBackend}: handshakes, rekeys and DATA both ways`, () => {
       const x = Identity.generate();
@@ -91,4 +96,71 @@ describe('crypto: production key path across the Node and @noble backends', () =
       expect(responder.stats().handshakesCompleted).to.equal(3);
     });
   }
+});
+
+describe('crypto: useLibsodium', () => {
+  let previous: Backend;
+  beforeEach(async () => {
+    previous = cryptoBackendName();
+    await sodium.ready;
+  });
+  afterEach(() => void useCryptoBackend(previous));
+
+  it('keeps Node\'s own crypto where it is in use, and makes libsodium available', () => {
+    if (!useCryptoBackend('node')) return;
+    expect(useLibsodium(sodium)).to.equal('node');
+    expect(cryptoBackendName()).to.equal('node');
+    expect(useCryptoBackend('libsodium')).to.equal(true);
+  });
+
+  it('replaces noble (a browser\'s backend) and seals the same bytes', () => {
+    useCryptoBackend('noble');
+    const key = new Uint8Array(32).fill(9);
+    const nonce = new Uint8Array(12).fill(1);
+    const aad = Uint8Array.of(3, 1, 2, 3, 4, 5);
+    const plaintext = new TextEncoder().encode('loot always gets there');
+    const viaNoble = new Uint8Array(plaintext.length + 16);
+    sealPacket(key, nonce, aad, plaintext, viaNoble);
+    expect(useLibsodium(sodium)).to.equal('libsodium');
+    expect(cryptoBackendName()).to.equal('libsodium');
+    const viaSodium = new Uint8Array(plaintext.length + 16);
+    sealPacket(key, nonce, aad, plaintext, viaSodium);
+    expect(Buffer.from(viaSodium).toString('hex')).to.equal(Buffer.from(viaNoble).toString('hex'));
+    // Sealed in place: the output overlaps the plaintext, as the DATA path does.
+    const inPlace = new Uint8Array(plaintext.length + 16);
+    inPlace.set(plaintext);
+    sealPacket(key, nonce, aad, inPlace.subarray(0, plaintext.length), inPlace);
+    expect(Buffer.from(inPlace).toString('hex')).to.equal(Buffer.from(viaNoble).toString('hex'));
+    expect(new TextDecoder().decode(openPacket(key, nonce, aad, viaSodium)!)).to.equal('loot always gets there');
+    viaSodium[3] ^= 1;
+    expect(openPacket(key, nonce, aad, viaSodium)).to.equal(null);
+  });
+
+  it('refuses what is not a ready libsodium instance, naming what it expected', () => {
+    useCryptoBackend('noble');
+    expect(() => useLibsodium({})).to.throw(TypeError, /ready libsodium-wrappers instance/);
+    expect(() => useLibsodium(null)).to.throw(TypeError, /await sodium.ready/);
+    expect(cryptoBackendName()).to.equal('noble');
+  });
+
+  it('does not switch to an instance that seals differently from noble or accepts a forged tag', () => {
+    useCryptoBackend('noble');
+    const wrongBytes = {
+      crypto_aead_chacha20poly1305_ietf_encrypt: (m: Uint8Array) => new Uint8Array(m.length + 16),
+      crypto_aead_chacha20poly1305_ietf_decrypt: (_: null, c: Uint8Array) => c.subarray(0, c.length - 16),
+    };
+    expect(() => useLibsodium(wrongBytes)).to.throw(/sealed a test packet differently/);
+    const acceptsForgeries = {
+      crypto_aead_chacha20poly1305_ietf_encrypt: sodium.crypto_aead_chacha20poly1305_ietf_encrypt,
+      crypto_aead_chacha20poly1305_ietf_decrypt: (_: null, c: Uint8Array, ad: Uint8Array | null, n: Uint8Array, k: Uint8Array) => {
+        try {
+          return sodium.crypto_aead_chacha20poly1305_ietf_decrypt(null, c, ad, n, k);
+        } catch {
+          return new Uint8Array(c.length - 16);
+        }
+      },
+    };
+    expect(() => useLibsodium(acceptsForgeries)).to.throw(/did not open a test packet as noble does/);
+    expect(cryptoBackendName()).to.equal('noble');
+  });
 });

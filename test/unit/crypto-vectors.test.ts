@@ -3,7 +3,8 @@
  * bytes are checked twice: against SecureSession, and against an independent derivation written with
  * node:crypto straight from the §5.6 text, so the text, the vectors and the code cannot drift apart.
  */
-import { cryptoBackendName, useCryptoBackend } from '../../plugin/net/crypto/primitives';
+import sodium from 'libsodium-wrappers';
+import { cryptoBackendName, useCryptoBackend, useLibsodium } from '../../plugin/net/crypto/primitives';
 import { protocolVector } from '../helpers/protocol-vectors';
 import { expect } from 'chai';
 import {
@@ -172,10 +173,14 @@ function independentDerivation() {
   return { si, sr, init, resp, h, kIR, kRI, dataI, dataR };
 }
 
-for (const backendName of ['node', 'noble'] as const) describe(`crypto: test vectors (${backendName} backend)`, () => {
-  let previous: 'node' | 'noble';
-  before(function () {
+for (const backendName of ['node', 'noble', 'libsodium'] as const) describe(`crypto: test vectors (${backendName} backend)`, () => {
+  let previous: ReturnType<typeof cryptoBackendName>;
+  before(async function () {
     previous = cryptoBackendName();
+    if (backendName === 'libsodium') {
+      await sodium.ready;
+      useLibsodium(sodium);
+    }
     if (!useCryptoBackend(backendName)) this.skip(); // 'node' exists only where Node's crypto has ChaCha20-Poly1305
   });
   after(() => void useCryptoBackend(previous));

@@ -22,7 +22,7 @@ import { connectPair, disposeAll, isConnected } from '../helpers/managers';
 import { pumpVirtual, registerVirtual, seededIdentity, virtualPeer } from '../../fuzz/virtual-managers';
 import type { Clock } from '../../plugin/net/types';
 
-type Backend = 'node' | 'noble';
+type Backend = ReturnType<typeof cryptoBackendName>;
 const BACKENDS: Backend[] = ['node', 'noble'];
 
 const hex = (bytes: Uint8Array | null) => (bytes === null ? 'null' : Buffer.from(bytes).toString('hex'));

@@ -9,7 +9,7 @@ import type * as NodeCrypto from 'crypto';
 import { loadNodeModule } from '../transport/node-require';
 
 export interface CryptoBackend {
-  readonly name: 'node' | 'noble';
+  readonly name: 'node' | 'noble' | 'libsodium';
   sealPacket(key: Uint8Array, nonce: Uint8Array, associatedData: Uint8Array, plaintext: Uint8Array, output: Uint8Array): void;
   openPacket(key: Uint8Array, nonce: Uint8Array, associatedData: Uint8Array, sealed: Uint8Array): Uint8Array | null;
   /** X25519 public key of a 32-byte secret. */
