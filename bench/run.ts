@@ -3,7 +3,7 @@
  *
  * Runs each benchmark (bench/suites) with its baseline in the same run, prints a markdown table
  * per benchmark, writes bench/results/<name>-<timestamp>.json, and writes bench/latest.md and
- * bench/latest.svg (the chart) from what ran. Asserts nothing about speed: exit code 0 unless a
+ * bench/latest.svg (the chart) when every benchmark ran (not with --only). Asserts nothing about speed: exit code 0 unless a
  * benchmark itself broke.
  */
 import * as fs from 'fs';
@@ -69,11 +69,16 @@ async function main(): Promise<number> {
   }
 
   if (results.length > 0) {
-    const summary = renderSummary(results, machine, date, quick);
-    fs.writeFileSync(path.resolve(__dirname, 'latest.md'), summary.markdown);
-    fs.writeFileSync(path.resolve(__dirname, 'latest.svg'), summary.svg);
     writeResult(resultsDir, { name: 'summary', summary: 'all targets of this run', tables: [], targets: results.flatMap((r) => r.targets), notes: [], data: { suites: results.map((r) => r.name), quick } }, machine, date);
-    console.error('[bench] wrote bench/latest.md and bench/latest.svg');
+    // bench/latest.* is the committed picture of every benchmark: a partial run (--only) leaves it alone.
+    if (only === undefined) {
+      const summary = renderSummary(results, machine, date, quick);
+      fs.writeFileSync(path.resolve(__dirname, 'latest.md'), summary.markdown);
+      fs.writeFileSync(path.resolve(__dirname, 'latest.svg'), summary.svg);
+      console.error('[bench] wrote bench/latest.md and bench/latest.svg');
+    } else {
+      console.error('[bench] --only: bench/latest.md and bench/latest.svg left as they were (a full run writes them)');
+    }
   }
   return failures > 0 ? 1 : 0;
 }
