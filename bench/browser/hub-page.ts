@@ -36,6 +36,8 @@ export interface PageConfig {
   aead: 'noble' | 'libsodium';
   /** Also measure the AEAD alternatives (libsodium direct, WebCrypto AES-GCM) after the floor. */
   alternatives: boolean;
+  /** Sample the page's JavaScript during the window (JS Self-Profiling API) and report self time by function. */
+  profile: boolean;
 }
 
 export interface PeerRoute {
@@ -88,6 +90,27 @@ export interface PageReport {
   opensPerFrame: number;
   outBytes: number;
   inBytes: number;
+  /** With `profile`: the functions with the most self time in the window (share of samples), or why there is none. */
+  profile: { name: string; share: number }[] | string | null;
+}
+
+/** The JS Self-Profiling API (Chromium; needs the document served with `Document-Policy: js-profiling`). */
+interface SelfProfiler {
+  stop(): Promise<{ frames: { name: string; resourceId?: number; line?: number }[]; resources: string[]; samples: { stackId?: number }[]; stacks: { frameId: number; parentId?: number }[] }>;
+}
+declare const Profiler: (new (options: { sampleInterval: number; maxBufferSize: number }) => SelfProfiler) | undefined;
+
+async function selfTimeByFunction(profiler: SelfProfiler): Promise<{ name: string; share: number }[]> {
+  const trace = await profiler.stop();
+  const counts = new Map<string, number>();
+  for (const sample of trace.samples) {
+    const name = sample.stackId === undefined ? '(idle or native)' : (() => {
+      const frame = trace.frames[trace.stacks[sample.stackId].frameId];
+      return `${frame.name || '(anonymous)'}:${frame.line ?? '?'}`;
+    })();
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 30).map(([name, n]) => ({ name, share: n / Math.max(1, trace.samples.length) }));
 }
 
 const DATA = 0x03;
@@ -392,7 +415,14 @@ async function main(): Promise<void> {
     for (const key of Object.keys(wire) as (keyof WireCounters)[]) wire[key] = 0;
     counting$ = true;
     phase = 'measuring';
+    let profiler: SelfProfiler | null = null;
+    let profile: PageReport['profile'] = null;
+    if (config.profile) {
+      if (typeof Profiler === 'undefined') profile = 'the JS Self-Profiling API is not available in this page';
+      else profiler = new Profiler({ sampleInterval: 1, maxBufferSize: 1_000_000 });
+    }
     await sleep(config.windowMs);
+    if (profiler !== null) profile = await selfTimeByFunction(profiler);
     const link = manager.getTransportInfo().link;
     phase = 'done';
     counting$ = false;
@@ -423,6 +453,7 @@ async function main(): Promise<void> {
       refused: measured.refused,
       ...floors,
       ...shape,
+      profile,
     };
     await post('/report', report);
   } catch (error) {

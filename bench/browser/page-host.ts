@@ -42,6 +42,8 @@ const ISOLATED = {
   'cross-origin-embedder-policy': 'require-corp',
   'cross-origin-resource-policy': 'same-origin',
   'cache-control': 'no-store',
+  // Lets the page sample itself (JS Self-Profiling API) when the run profiles.
+  'document-policy': 'js-profiling',
 };
 const HTML = '<!doctype html><html><head><meta charset="utf-8"><title>switchboard frame cost</title></head><body><script src="/page.js"></script></body></html>';
 
@@ -52,7 +54,8 @@ export async function bundleHubPage(): Promise<string> {
     platform: 'browser',
     format: 'iife',
     target: 'chrome110',
-    minify: true,
+    // Not minified: the page's own profile names functions.
+    minify: false,
     write: false,
     logLevel: 'silent',
   });

@@ -5,6 +5,8 @@
  * WebRTC data channel, and its 32 peers in a Node process. The page measures its own floor in the
  * same run: the same sends on a bare link of the same kind plus the same AEAD seals and opens.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { startPageHost, type HubInfo } from '../browser/page-host';
 import { browserMissing, openIsolatedPage, type IsolatedPage } from '../browser/isolated-page';
 import type { PageReport, PeerRoute } from '../browser/hub-page';
@@ -53,7 +55,7 @@ async function runLink({ link, aead, alternatives }: (typeof RUNS)[number], cont
     meshes = await startMeshChildren([{ relayUrls: [relay.info.udpUrl], count: PEERS, frameHz: HZ }], context.childFlags);
     const [remotes] = meshes;
     host = await startPageHost(
-      { relay: relay.info.wsUrl, transport: link, peers: PEERS, messages: MESSAGES, bytes: BYTES, hz: HZ, warmupMs, windowMs, floorFrames: context.quick ? 60 : 240, aead, alternatives },
+      { relay: relay.info.wsUrl, transport: link, peers: PEERS, messages: MESSAGES, bytes: BYTES, hz: HZ, warmupMs, windowMs, floorFrames: context.quick ? 60 : 240, aead, alternatives, profile: context.profileDir !== null },
       {
         onHub: async (hub: HubInfo): Promise<PeerRoute[]> => {
           const links: MeshLink[] = remotes.routes.map((r) => ({ local: r.index, peerId: hub.peerId, route: hub.route }));
@@ -72,12 +74,15 @@ async function runLink({ link, aead, alternatives }: (typeof RUNS)[number], cont
       },
     );
     page = await openIsolatedPage(host.url);
-    const report = await host.report(warmupMs + windowMs + 120_000).catch(async (error: Error) => {
+    const report: PageReport = await host.report(warmupMs + windowMs + 120_000).catch(async (error: Error) => {
       const stats = await relay.call<{ rtc?: unknown }>('stats').catch(() => null);
       throw new Error(`${error.message}; relay WebRTC: ${JSON.stringify(stats?.rtc ?? null)}`);
     });
     const results = await remotes.child.call<MeshResults>('results');
     const peersReceived = Object.values(results.channels).reduce((sum, c) => sum + c.received, 0);
+    if (context.profileDir !== null && report.profile !== null) {
+      fs.writeFileSync(path.join(context.profileDir, `browser-frame-cost-${link}-${aead}.json`), JSON.stringify(report.profile, null, 2));
+    }
     return { link, aead, report, peersReceived };
   } finally {
     await page?.close();
