@@ -4,6 +4,7 @@
  * away, or when its lifetime bound (BENCH_MAX_LIFETIME_MS) runs out.
  */
 import * as fs from 'fs';
+import * as v8 from 'v8';
 import * as inspector from 'inspector';
 import { monotonicMs, type ChildMessage, type ParentMessage, type ProcessSample, type RoleInstance } from '../lib/role-protocol';
 import { roles } from './registry';
@@ -65,12 +66,16 @@ const builtIns: Record<string, (args: never) => unknown> = {
     fs.writeFileSync(args.file, JSON.stringify(result.profile));
     return { file: args.file };
   },
+  /** Writes a V8 heap snapshot to `file` (for a breakdown of what a peer or a session holds). */
+  heapSnapshot: (args: { file: string }) => ({ file: v8.writeHeapSnapshot(args.file) }),
   gc: () => {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (!gc) throw new Error('gc needs --expose-gc');
     gc();
     gc();
-    return process.memoryUsage();
+    // Compiled code (V8's code spaces) grows as the JIT tiers functions up, whatever was allocated: reported apart.
+    const codeBytes = v8.getHeapSpaceStatistics().filter((space) => space.space_name.startsWith('code')).reduce((sum, space) => sum + space.space_used_size, 0);
+    return { ...process.memoryUsage(), codeBytes };
   },
 };
 

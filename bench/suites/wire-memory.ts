@@ -24,7 +24,12 @@ interface WireRun {
   ackBytes: number;
 }
 
-type MemoryUsage = { heapUsed: number; external: number; arrayBuffers: number; rss: number };
+type MemoryUsage = { heapUsed: number; external: number; arrayBuffers: number; rss: number; codeBytes: number };
+
+/** heapUsed + external grown from `before` to `after`, without V8's code spaces (JIT output, per process, not per object). */
+function grownWithoutCode(before: MemoryUsage, after: MemoryUsage): number {
+  return after.heapUsed + after.external - after.codeBytes - (before.heapUsed + before.external - before.codeBytes);
+}
 
 async function wireOverhead(context: SuiteContext): Promise<{ runs: WireRun[]; table: Table; fits: Table; targets: TargetCheck[] }> {
   const relay = await spawnRole<RelayRoleInfo>('relay', BENCH_RELAY_OPTIONS, { nodeFlags: context.childFlags });
@@ -109,7 +114,7 @@ async function heapPerPeer(context: SuiteContext): Promise<{ peers: number; warm
     await connectPairs(meshes, pairsFor(WARM_PEERS, peers), channels);
     await sleep(idleMs);
     const after = await hub.call<MemoryUsage>('gc');
-    const perPeerBytes = (after.heapUsed + after.external - before.heapUsed - before.external) / peers;
+    const perPeerBytes = grownWithoutCode(before, after) / peers;
     return { peers, warmPeers: WARM_PEERS, perPeerBytes, idleMs, before, after };
   } finally {
     await stopAll([...meshes.map((m) => m.child), relay]);
@@ -129,7 +134,7 @@ async function forwarderMemory(context: SuiteContext, kind: 'relay' | 'bare', se
     generator = await spawnRole('udp-flood', { mode: kind, port: forwarder.info.port, sessions }, { startTimeoutMs: 60_000 });
     const after = await forwarder.call<MemoryUsage>('gc');
     return {
-      perSessionHeapBytes: (after.heapUsed + after.external - before.heapUsed - before.external) / sessions,
+      perSessionHeapBytes: grownWithoutCode(before, after) / sessions,
       perSessionRssBytes: (after.rss - before.rss) / sessions,
       before,
       after,
@@ -183,11 +188,11 @@ export const wireMemorySuite: Suite = {
     };
     const memoryTable: Table = {
       title: 'Memory',
-      columns: ['what', 'count', 'heap + external B each (after GC)', 'RSS B each'],
+      columns: ['what', 'count', 'heap + external B each (after GC, without code)', 'RSS B each', 'JIT code grown meanwhile (B, whole process, not charged)'],
       rows: [
-        ['manager: open, connected, idle peer (2 channels)', heap.peers, heap.perPeerBytes, (heap.after.rss - heap.before.rss) / heap.peers],
-        ['relay: registered UDP session', sessions, relayMemory.perSessionHeapBytes, relayMemory.perSessionRssBytes],
-        ['bare forwarder: table entry (baseline)', sessions, bareMemory.perSessionHeapBytes, bareMemory.perSessionRssBytes],
+        ['manager: open, connected, idle peer (2 channels)', heap.peers, heap.perPeerBytes, (heap.after.rss - heap.before.rss) / heap.peers, heap.after.codeBytes - heap.before.codeBytes],
+        ['relay: registered UDP session', sessions, relayMemory.perSessionHeapBytes, relayMemory.perSessionRssBytes, relayMemory.after.codeBytes - relayMemory.before.codeBytes],
+        ['bare forwarder: table entry (baseline)', sessions, bareMemory.perSessionHeapBytes, bareMemory.perSessionRssBytes, bareMemory.after.codeBytes - bareMemory.before.codeBytes],
       ],
     };
     return {
@@ -202,9 +207,9 @@ export const wireMemorySuite: Suite = {
       notes: [
         'Wire bytes are UDP payload bytes of DATA datagrams as the manager hands them to its socket (relay header 9 B + peer packet header 6 B + AEAD tag 16 B + frames); IP and UDP headers (28 B over IPv4) come on top for every datagram, ours and any baseline alike.',
         'Messages are sent at 60 Hz from one manager to another through the relay; "ack B/message" is what the receiver sends back (ACK frames, keepalives).',
-        `Heap per peer: heapUsed + external of the manager's process after two forced GCs, with ${WARM_PEERS} peers already connected and idle (so code compiled once per process is not charged to them), before opening the measured peers and after they are connected and idle; includes the peer's crypto session, reliability state and the manager's maps.`,
+        `Heap per peer: heapUsed + external of the manager's process after two forced GCs, with ${WARM_PEERS} peers already connected and idle, before opening the measured peers and after they are connected and idle, less what V8's code spaces grew meanwhile (its own column: the JIT tiering functions up as time passes, the same whatever the number of peers, which a heap snapshot shows as (code) objects); includes the peer's crypto session, reliability state and the manager's maps.`,
         `Allocation: JS heap (heapUsed) plus ArrayBuffer memory grown over the window, in a process started with ${ALLOC_FLAGS.join(' ')} after a forced GC and 500 warm-up frames, so nothing is collected inside the window (a GC in the window is reported instead of a figure). It counts everything both managers allocate per datagram (packets, frames, sealing, the relay header, the socket's receive buffer and event objects) and the loop's own promise per turn; the floor counts what Node's dgram and the same loop allocate for the same number of datagrams.`,
-        'Relay memory per session: heapUsed + external of the relay process after forced GCs, before and after the sessions registered (from one generator process, one UDP socket per session).',
+        'Relay memory per session: heapUsed + external of the relay process after forced GCs, before and after the sessions registered (from one generator process, one UDP socket per session), less the growth of V8\'s code spaces, as for peers.',
       ],
       data: { wire: wire.runs, heap, relayMemory, bareMemory, sessions, allocation: alloc },
     };
