@@ -103,7 +103,8 @@ export class Outbound {
   private readonly reliable = new Map<number, ReliableSendChannel>();
   /** Channels with a chunk never sent, ascending channel id: polls look at these, not at all 128. */
   private readonly ready: ReliableSendChannel[] = [];
-  private readonly unreliableSequences: number[];
+  /** Next sequence per unreliable channel that has sent; others start at initialSequence. Lazy: a peer uses a few of the 128 channels. */
+  private readonly unreliableSequences = new Map<number, number>();
   private unreliable: OutboundMessage[] = [];
   private unreliableBytes = 0;
   private readonly resends = new Deque<OutboundChunk>();
@@ -119,7 +120,6 @@ export class Outbound {
     private readonly maxQueuedUnreliableBytes: number,
     private readonly initialSequence: number,
   ) {
-    this.unreliableSequences = new Array<number>(CHANNEL_COUNT).fill(initialSequence);
     this.receiverBudget = reliableReceiveBudget(config);
     this.channelShare = Math.floor(this.receiverBudget / 4);
   }
@@ -149,8 +149,8 @@ export class Outbound {
       this.pendingReliableBytes += bytes.length;
       return Result.Ok;
     }
-    const sequence = this.unreliableSequences[channelId];
-    this.unreliableSequences[channelId] = sequenceAdd(sequence, 1);
+    const sequence = this.unreliableSequences.get(channelId) ?? this.initialSequence;
+    this.unreliableSequences.set(channelId, sequenceAdd(sequence, 1));
     this.unreliable.push(new OutboundMessage(channelId, false, sequence, bytes, this.config.maxPacketBytes));
     this.unreliableBytes += bytes.length;
     return Result.Ok;
