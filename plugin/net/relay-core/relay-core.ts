@@ -33,6 +33,7 @@ import {
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { InboundBudget } from './inbound-budget';
 import { BoundedBucketMap, TokenBucket } from './rate-limit';
+import { SessionBytesPool } from './session-bytes';
 import { SessionTable, relayNumberOfIdHigh, type CoreConnection, type CoreSession } from './session-table';
 
 export { SessionTable, type CoreConnection, type CoreSession } from './session-table';
@@ -219,6 +220,7 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
   };
   private readonly drops = this.counters.drops;
   private readonly sessions: SessionTable<S>;
+  private readonly sessionBytes = new SessionBytesPool(8, SESSION_SECRET_BYTES);
   private readonly registrationBuckets: BoundedBucketMap | null;
   private readonly refusalBucket: TokenBucket | null;
   private readonly log: RelayCoreLog | null;
@@ -401,6 +403,8 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
     const connection = session.connection;
     if (connection !== null && connection.session === session) connection.session = null;
     this.sink.sessionEnded?.(session, why);
+    // Last: nothing looks the session up any more, so its id bytes and secret can be zeroed and reused.
+    this.sessionBytes.release(session);
     return true;
   }
 
@@ -412,7 +416,10 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
 
   /** Forgets every session without counting or telling the sink (the relay has closed). */
   forgetAll(): void {
-    for (const session of [...this.sessions.values()]) this.sessions.remove(session);
+    for (const session of [...this.sessions.values()]) {
+      this.sessions.remove(session);
+      this.sessionBytes.release(session);
+    }
   }
 
   // --- forwarding -------------------------------------------------------------------------------
@@ -555,13 +562,14 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
 
   private createSession(nonce: bigint, connection: C | null, ip: string, port: number, now: number): S {
     const id = this.sessions.allocateId();
-    const secret = new Uint8Array(SESSION_SECRET_BYTES);
+    const { idBytes, secret } = this.sessionBytes.take();
+    idBytes.set(id.bytes);
     this.config.randomFill(secret);
     const session = this.extend({
       id: id.id,
       idHigh: id.high,
       idLow: id.low,
-      idBytes: id.bytes,
+      idBytes,
       secret,
       nonce,
       transport: connection === null ? 'udp' : 'ws',

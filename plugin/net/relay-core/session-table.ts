@@ -41,6 +41,7 @@ export interface SessionId {
   id: bigint;
   high: number;
   low: number;
+  /** The id as 8 bytes: the table's scratch, valid until the next allocateId() (copy it). */
   bytes: Uint8Array;
 }
 
@@ -74,6 +75,9 @@ export class SessionTable<S extends CoreSession<unknown>> {
    * (ids that name no relay). Null: a standalone relay, ids fully random.
    */
   private relayNumber: number | null = null;
+
+  private readonly idScratch = new Uint8Array(8);
+  private readonly idScratchView = new DataView(this.idScratch.buffer);
 
   constructor(private readonly randomFill: (bytes: Uint8Array) => void) {}
 
@@ -111,9 +115,9 @@ export class SessionTable<S extends CoreSession<unknown>> {
   /** A random non-zero id whose low 32 bits no live session uses. */
   allocateId(): SessionId {
     for (let draw = 0; draw < MAX_ID_DRAWS; draw++) {
-      const bytes = new Uint8Array(8);
+      const bytes = this.idScratch;
       this.randomFill(bytes);
-      const view = new DataView(bytes.buffer);
+      const view = this.idScratchView;
       if (this.relayNumber !== null) {
         view.setUint32(0, ((this.relayNumber << RELAY_NUMBER_SHIFT) | (view.getUint32(0) & ((1 << RELAY_NUMBER_SHIFT) - 1))) >>> 0);
       }
