@@ -31,7 +31,8 @@ export class OutboundChunk {
 
   frame(): DataFrame {
     const m = this.message;
-    const data = m.data.subarray(this.offset, this.offset + this.length);
+    // A whole message is the common case: its own buffer, no view to allocate.
+    const data = this.length === m.data.length ? m.data : m.data.subarray(this.offset, this.offset + this.length);
     if (m.chunks.length === 1) return { type: 'message', channelId: m.channelId, reliable: m.reliable, sequence: m.sequence, data };
     return {
       type: 'fragment',
@@ -311,11 +312,10 @@ function ownedCopy(data: unknown): Uint8Array | null {
     if (!(data instanceof Uint8Array)) return null;
     // The intrinsic getters, not the object's: a subclass may override `length`, `buffer` or
     // Symbol.species (slice would then build one of its own kind, with its throwing getters).
-    const buffer = typedArrayBuffer.call(data) as ArrayBufferLike;
-    const offset = typedArrayByteOffset.call(data) as number;
-    const length = typedArrayByteLength.call(data) as number;
-    const copy = new Uint8Array(length);
-    copy.set(new Uint8Array(buffer, offset, length));
+    // %TypedArray%.prototype.set reads a typed-array source through its internal slots, not
+    // its getters, and throws on a detached buffer: one allocation, no intermediate view.
+    const copy = new Uint8Array(typedArrayByteLength.call(data) as number);
+    copy.set(data);
     return copy;
   } catch {
     return null;
@@ -328,6 +328,4 @@ function intrinsicGetter(name: string): (this: unknown) => unknown {
   if (getter === undefined) throw new Error(`this runtime's TypedArray has no ${name} getter`);
   return getter;
 }
-const typedArrayBuffer = intrinsicGetter('buffer');
-const typedArrayByteOffset = intrinsicGetter('byteOffset');
 const typedArrayByteLength = intrinsicGetter('byteLength');
