@@ -17,8 +17,9 @@
  */
 import { cryptoBackendName, openPacket, sealPacket, useLibsodium } from '../../plugin/net/crypto/primitives';
 import { NetworkManager } from '../../plugin/net/network-manager';
-import type { DatagramSocket, TransportPreference } from '../../plugin/net/transport/datagram-socket';
+import type { TransportPreference } from '../../plugin/net/transport/datagram-socket';
 import { createDatagramSocket } from '../../plugin/net/transport/socket-factory';
+import { newWireCounters, wrapForCounting } from '../lib/counting-socket';
 
 export interface PageConfig {
   relay: string;
@@ -151,43 +152,8 @@ async function waitUntil(what: string, condition: () => boolean, timeoutMs: numb
   }
 }
 
-interface WireCounters {
-  dataDatagramsOut: number;
-  dataBytesOut: number;
-  datagramsIn: number;
-  bytesIn: number;
-}
 
-function counting(inner: DatagramSocket, counters: WireCounters): DatagramSocket {
-  const wrapper: DatagramSocket = {
-    onOpen: null,
-    onMessage: null,
-    onClose: null,
-    send(datagram) {
-      if (datagram[0] === DATA) {
-        counters.dataDatagramsOut++;
-        counters.dataBytesOut += datagram.length;
-      }
-      inner.send(datagram);
-    },
-    close: () => inner.close(),
-    // The WebRTC link starts its upgrade when told the session, and says which link carries DATA.
-    get linkKind() {
-      return inner.linkKind;
-    },
-    sessionRegistered: (sessionId) => inner.sessionRegistered?.(sessionId),
-  };
-  inner.onOpen = () => wrapper.onOpen?.();
-  inner.onClose = (reason) => wrapper.onClose?.(reason);
-  inner.onMessage = (datagram) => {
-    counters.datagramsIn++;
-    counters.bytesIn += datagram.length;
-    wrapper.onMessage?.(datagram);
-  };
-  return wrapper;
-}
-
-/** The hub's frames: runs until `stopAt()` says so; returns the timings of frames after `measureFrom()`. */
+/** The hub's frames: until `phases.done()`; returns the timings of the frames run while `phases.measuring()`. */
 async function runFrames(manager: NetworkManager, peers: bigint[], config: PageConfig, phases: { measuring: () => boolean; done: () => boolean }): Promise<{ frameUs: number[]; sendUs: number[]; frames: number; lateFrames: number; longestGapMs: number; refused: number }> {
   const period = 1000 / config.hz;
   const payload = new Uint8Array(config.bytes);
@@ -383,14 +349,14 @@ async function main(): Promise<void> {
   const config = (await (await fetch('/config')).json()) as PageConfig;
   // As a game would: the ready instance handed to Switchboard before any manager exists.
   if (config.aead === 'libsodium' && useLibsodium(await readySodium()) !== 'libsodium') throw new Error('page: useLibsodium did not switch the packet AEAD');
-  const wire: WireCounters = { dataDatagramsOut: 0, dataBytesOut: 0, datagramsIn: 0, bytesIn: 0 };
+  const wire = newWireCounters();
   const logs: string[] = [];
   const quiet = { info: (line: string) => void (logs.length < 50 && logs.push(line)), warn: (line: string) => void (logs.length < 50 && logs.push(`warn: ${line}`)) };
   const manager = new NetworkManager({
     relay: config.relay,
     transport: config.transport,
     logger: quiet,
-    socketFactory: (url) => counting(createDatagramSocket(url, { transport: config.transport, logger: quiet }), wire),
+    socketFactory: (url) => wrapForCounting(createDatagramSocket(url, { transport: config.transport, logger: quiet }), wire),
   });
   let messagesReceived = 0;
   let counting$ = false;
@@ -412,7 +378,7 @@ async function main(): Promise<void> {
     await waitUntil(`all ${peers.length} peers to connect`, () => peers.every((p) => manager.getPeerStats(p)?.state === 'connected'), 30_000);
     await post('/connected', {});
     await sleep(config.warmupMs);
-    for (const key of Object.keys(wire) as (keyof WireCounters)[]) wire[key] = 0;
+    Object.assign(wire, newWireCounters());
     counting$ = true;
     phase = 'measuring';
     let profiler: SelfProfiler | null = null;

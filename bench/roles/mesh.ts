@@ -12,6 +12,7 @@ import type { DatagramSocket } from '../../plugin/net/transport/datagram-socket'
 import { UdpDatagramSocket } from '../../plugin/net/transport/udp-socket';
 import { WebSocketDatagramSocket } from '../../plugin/net/transport/websocket-socket';
 import type { NetworkMessage, PeerId, PeerStateChange } from '../../plugin/net/types';
+import { newWireCounters, wrapForCounting, type WireCounters } from '../lib/counting-socket';
 import { monotonicMs, type RoleFactory } from '../lib/role-protocol';
 import { distribution, SampleReservoir, type Distribution } from '../lib/stats';
 import { bindLoopbackUdp, closeUdp, portOfUrl, LOOPBACK } from './udp-util';
@@ -71,14 +72,7 @@ export interface TrafficSpec {
   senders?: number[];
 }
 
-export interface WireCounters {
-  dataDatagramsOut: number;
-  dataBytesOut: number;
-  controlDatagramsOut: number;
-  controlBytesOut: number;
-  datagramsIn: number;
-  bytesIn: number;
-}
+export type { WireCounters };
 
 export interface ChannelResult {
   sent: number;
@@ -131,32 +125,6 @@ interface LinkState {
 
 const HEADER_BYTES = 12;
 
-function wrapForCounting(inner: DatagramSocket, counters: WireCounters): DatagramSocket {
-  const wrapper: DatagramSocket = {
-    onOpen: null,
-    onMessage: null,
-    onClose: null,
-    send(datagram: Uint8Array): void {
-      if (datagram[0] === 0x03) {
-        counters.dataDatagramsOut++;
-        counters.dataBytesOut += datagram.length;
-      } else {
-        counters.controlDatagramsOut++;
-        counters.controlBytesOut += datagram.length;
-      }
-      inner.send(datagram);
-    },
-    close: () => inner.close(),
-  };
-  inner.onOpen = () => wrapper.onOpen?.();
-  inner.onClose = (reason) => wrapper.onClose?.(reason);
-  inner.onMessage = (datagram) => {
-    counters.datagramsIn++;
-    counters.bytesIn += datagram.length;
-    wrapper.onMessage?.(datagram);
-  };
-  return wrapper;
-}
 
 function createSocket(url: string): DatagramSocket {
   if (url.startsWith('udp://')) return new UdpDatagramSocket(LOOPBACK, portOfUrl(url));
@@ -253,7 +221,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
 
   for (let i = 0; i < options.count; i++) {
     const url = options.relayUrls[Math.min(i, options.relayUrls.length - 1)];
-    const w: WireCounters = { dataDatagramsOut: 0, dataBytesOut: 0, controlDatagramsOut: 0, controlBytesOut: 0, datagramsIn: 0, bytesIn: 0 };
+    const w = newWireCounters();
     wire.push(w);
     const manager = new NetworkManager({
       relay: url,
