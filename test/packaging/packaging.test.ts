@@ -9,6 +9,8 @@
  *   - esbuild bundles it for the browser with no Node module;
  *   - a Node ESM and a CommonJS script each deliver one reliable message through a relay;
  *   - `npx switchboard relay --help` exits 0 (built JS, plain node).
+ * It runs with its own .mocharc.json, without the hang watchdog: its npm steps block the event
+ * loop on purpose (spawnSync, each bounded by STEP_TIMEOUT_MS).
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
