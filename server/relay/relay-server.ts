@@ -9,7 +9,7 @@ import * as dgram from 'dgram';
 import * as http from 'http';
 import { isIP } from 'net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { RtcAnswerStatus, RELAY_ID_BYTES, decodeRtcSignal, encodeRtcAnswer } from '../../plugin/net/wire/relay-codec';
+import { RtcAnswerStatus, RELAY_ID_BYTES, decodeRtcSignal, encodeRtcAnswer, writeU32At } from '../../plugin/net/wire/relay-codec';
 import { RelayCore, type CoreSession, type SessionEnd } from '../../plugin/net/relay-core/relay-core';
 import type { Logger } from '../../plugin/net/types';
 import { LogLimiter } from './log-limiter';
@@ -135,6 +135,8 @@ class Relay implements RelayServer, FleetHooks {
   private readonly sweepTimer: ReturnType<typeof setInterval>;
   private closing: Promise<void> | null = null;
   private fleetSend: ((relayNumber: number, data: Uint8Array, sourceIdBytes: Uint8Array) => FleetSendOutcome) | null = null;
+  /** A session id as bytes for the fleet link, which copies them at once: one scratch, no bytes kept per session. */
+  private readonly fleetSourceId = new Uint8Array(8);
   private allConnectionsGone: (() => void) | null = null;
 
   constructor(
@@ -183,7 +185,7 @@ class Relay implements RelayServer, FleetHooks {
           if (session.connection !== null) this.leavePending(session.connection);
         },
         sessionEnded: (session, why) => this.sessionEnded(session, why),
-        toFleet: (relayNumber, data, source) => (this.fleetSend === null ? 'unknownRelay' : this.fleetSend(relayNumber, data, source.idBytes)),
+        toFleet: (relayNumber, data, source) => (this.fleetSend === null ? 'unknownRelay' : this.fleetSend(relayNumber, data, this.idBytesOf(source))),
       },
       (session: CoreSession<WsConnection>): Session => Object.assign(session, { rtc: null, rtcOffers: 0 }),
       performance.now(),
@@ -256,6 +258,12 @@ class Relay implements RelayServer, FleetHooks {
 
   setFleetSender(send: ((relayNumber: number, data: Uint8Array, sourceIdBytes: Uint8Array) => FleetSendOutcome) | null): void {
     this.fleetSend = send;
+  }
+
+  private idBytesOf(session: Session): Uint8Array {
+    writeU32At(this.fleetSourceId, 0, session.idHigh);
+    writeU32At(this.fleetSourceId, 4, session.idLow);
+    return this.fleetSourceId;
   }
 
   deliverFromFleet(destinationHigh: number, destinationLow: number, sourceLow: number, delivery: Uint8Array, now: number): void {

@@ -199,7 +199,7 @@ describe('relay codec (PROTOCOL.md §3)', () => {
     const data = encodeData(0xfedcba9876543210n, Uint8Array.of(9, 9, 9));
     expect(sessionIdHighAt(data)).to.equal(0xfedcba98);
     expect(sessionIdLowAt(data)).to.equal(0x76543210);
-    rewriteDataAsDelivery(data, sessionIdToBytes(session));
+    rewriteDataAsDelivery(data, Number(session >> 32n), Number(session & 0xffffffffn));
     expect(toHex(data)).to.equal(toHex(encodeDelivery(session, Uint8Array.of(9, 9, 9))));
     expect(sessionIdFromBytes(sessionIdToBytes(0xffffffffffffffffn))).to.equal(0xffffffffffffffffn);
   });

@@ -7,7 +7,7 @@ let next = 1;
 function session(ip: string, port: number): Sess {
   const low = next++;
   return {
-    id: BigInt(low), idHigh: 0, idLow: low, idBytes: new Uint8Array(8), secret: new Uint8Array(16), nonce: 0n,
+    id: BigInt(low), idHigh: 0, idLow: low, secretHandle: low, nonce: 0n,
     transport: 'udp', ip, address: ip, port, connection: null, lastSeenMs: 0, datagramTokens: 0, byteTokens: 0, refilledAtMs: 0, inbound: null,
   };
 }

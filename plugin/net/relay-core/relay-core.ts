@@ -33,7 +33,7 @@ import {
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { InboundBudget } from './inbound-budget';
 import { BoundedBucketMap, TokenBucket } from './rate-limit';
-import { SessionBytesPool } from './session-bytes';
+import { SessionSecretPool } from './session-secrets';
 import { SessionTable, relayNumberOfIdHigh, type CoreConnection, type CoreSession } from './session-table';
 
 export { SessionTable, type CoreConnection, type CoreSession } from './session-table';
@@ -220,7 +220,7 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
   };
   private readonly drops = this.counters.drops;
   private readonly sessions: SessionTable<S>;
-  private readonly sessionBytes = new SessionBytesPool(8, SESSION_SECRET_BYTES);
+  private readonly secrets = new SessionSecretPool(SESSION_SECRET_BYTES);
   private readonly registrationBuckets: BoundedBucketMap | null;
   private readonly refusalBucket: TokenBucket | null;
   private readonly log: RelayCoreLog | null;
@@ -403,8 +403,8 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
     const connection = session.connection;
     if (connection !== null && connection.session === session) connection.session = null;
     this.sink.sessionEnded?.(session, why);
-    // Last: nothing looks the session up any more, so its id bytes and secret can be zeroed and reused.
-    this.sessionBytes.release(session);
+    // Last: nothing looks the session up any more, so its secret can be zeroed and reused.
+    this.secrets.release(session.secretHandle);
     return true;
   }
 
@@ -418,7 +418,7 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
   forgetAll(): void {
     for (const session of [...this.sessions.values()]) {
       this.sessions.remove(session);
-      this.sessionBytes.release(session);
+      this.secrets.release(session.secretHandle);
     }
   }
 
@@ -445,7 +445,7 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
     const destinationHigh = sessionIdHighAt(datagram);
     const destination = this.sessions.findById(destinationHigh, sessionIdLowAt(datagram));
     if (destination === undefined) return this.forwardToFleet(destinationHigh, source, datagram);
-    return this.deliver(destination, source.idLow, source.idBytes, datagram, now);
+    return this.deliver(destination, source, datagram, now);
   }
 
   /** DATA for a session another relay of the fleet holds (its number is in the id): over the fleet link. */
@@ -467,22 +467,37 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
     this.counters.fromFleet++;
     const destination = this.sessions.findById(destinationHigh, destinationLow);
     if (destination === undefined) return this.drop('unknownDestination');
-    return this.deliver(destination, sourceLow, null, delivery, now);
+    return this.deliverStamped(destination, sourceLow, delivery, now);
   }
 
-  /** The destination's inbound budget, then the adapter. `sourceIdBytes` null: the datagram is stamped already. */
-  private deliver(destination: S, sourceLow: number, sourceIdBytes: Uint8Array | null, datagram: Uint8Array, now: number): CoreOutcome {
+  /** A local source's DATA: the destination's inbound budget, then stamped with the source (same length in and out) and handed to the adapter. */
+  private deliver(destination: S, source: S, datagram: Uint8Array, now: number): CoreOutcome {
+    const refused = this.admit(destination, source.idLow, datagram.length, now);
+    if (refused !== null) return refused;
+    rewriteDataAsDelivery(datagram, source.idHigh, source.idLow);
+    return this.handOver(destination, datagram);
+  }
+
+  /** A delivery another relay of the fleet stamped already. */
+  private deliverStamped(destination: S, sourceLow: number, delivery: Uint8Array, now: number): CoreOutcome {
+    const refused = this.admit(destination, sourceLow, delivery.length, now);
+    return refused !== null ? refused : this.handOver(destination, delivery);
+  }
+
+  private admit(destination: S, sourceLow: number, length: number, now: number): RelayDropReason | null {
     if (this.inboundPerMs !== Infinity) {
       let inbound = destination.inbound;
       if (inbound === null) {
         inbound = new InboundBudget(this.inboundPerMs, this.inboundBurst, MAX_SOURCES_PER_DESTINATION, INBOUND_SHARE_IDLE_MS, now);
         destination.inbound = inbound;
       }
-      if (!inbound.take(sourceLow, datagram.length + INBOUND_DATAGRAM_OVERHEAD, now)) return this.drop('inboundLimited');
+      if (!inbound.take(sourceLow, length + INBOUND_DATAGRAM_OVERHEAD, now)) return this.drop('inboundLimited');
     }
     if (destination.connection === null && destination.address === null) return this.drop('destinationUnbound');
-    // Same length in and out: the received bytes become the relay DATA, stamped with the source.
-    if (sourceIdBytes !== null) rewriteDataAsDelivery(datagram, sourceIdBytes);
+    return null;
+  }
+
+  private handOver(destination: S, datagram: Uint8Array): CoreOutcome {
     if (!this.sink.toSession(destination, datagram)) return this.drop('backpressure');
     this.counters.datagramsOut++;
     this.counters.bytesOut += datagram.length;
@@ -562,15 +577,13 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
 
   private createSession(nonce: bigint, connection: C | null, ip: string, port: number, now: number): S {
     const id = this.sessions.allocateId();
-    const { idBytes, secret } = this.sessionBytes.take();
-    idBytes.set(id.bytes);
-    this.config.randomFill(secret);
+    const secretHandle = this.secrets.take();
+    this.config.randomFill(this.secrets.view(secretHandle));
     const session = this.extend({
       id: id.id,
       idHigh: id.high,
       idLow: id.low,
-      idBytes,
-      secret,
+      secretHandle,
       nonce,
       transport: connection === null ? 'udp' : 'ws',
       ip,
@@ -599,7 +612,7 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
       nonce: sessionIdToBytes(session.nonce),
       relayId: this.relayIdBytes,
       sessionId: session.id,
-      secret: session.secret,
+      secret: this.secrets.view(session.secretHandle),
       keepaliveMs: this.config.keepaliveMs,
       endpoints: [...this.config.endpoints],
     });
@@ -613,7 +626,7 @@ export class RelayCore<C extends CoreConnection<S>, S extends CoreSession<C>> {
       this.refuse(connection, ip, port, sessionIdFromBytes(datagram, 1), RefusalReason.UnknownSession, 'unknown session; register again', datagram.length, now);
       return this.drop('unknownSession');
     }
-    const secretMatches = sameBytes(datagram, 1 + 8, session.secret);
+    const secretMatches = sameBytes(datagram, 1 + 8, this.secrets.view(session.secretHandle));
     const transportMatches = connection !== null ? connection.session === session : session.transport === 'udp';
     if (!secretMatches || !transportMatches) return this.drop('spoofed');
     if (type === RelayType.Leave) {

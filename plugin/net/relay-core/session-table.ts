@@ -16,9 +16,8 @@ export interface CoreSession<C> {
   readonly id: bigint;
   readonly idHigh: number;
   readonly idLow: number;
-  /** The id as 8 bytes, stamped into forwarded DATA. */
-  readonly idBytes: Uint8Array;
-  readonly secret: Uint8Array;
+  /** The session secret's record in the core's SessionSecretPool (a handle, not bytes: no view per session). */
+  readonly secretHandle: number;
   /** The REGISTER nonce, so a repeated REGISTER gets the same answer. */
   readonly nonce: bigint;
   readonly transport: 'udp' | 'ws';
@@ -41,8 +40,6 @@ export interface SessionId {
   id: bigint;
   high: number;
   low: number;
-  /** The id as 8 bytes: the table's scratch, valid until the next allocateId() (copy it). */
-  bytes: Uint8Array;
 }
 
 /** Bits at the top of a session id that name its relay in a fleet (PROTOCOL.md §3.13): relay numbers 1..4095. */
@@ -124,7 +121,7 @@ export class SessionTable<S extends CoreSession<unknown>> {
       const high = view.getUint32(0);
       const low = view.getUint32(4);
       if ((high === 0 && low === 0) || this.byIdLow.has(low)) continue;
-      return { id: (BigInt(high) << 32n) | BigInt(low), high, low, bytes };
+      return { id: (BigInt(high) << 32n) | BigInt(low), high, low };
     }
     throw new Error(`relay core: no free session id after ${MAX_ID_DRAWS} draws (is the random source broken?)`);
   }

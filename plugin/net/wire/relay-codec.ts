@@ -246,9 +246,10 @@ export function sessionIdLowAt(datagram: Uint8Array, offset = 1): number {
  * Turns a client DATA (0x03, destination) into a relay DATA (0x83, source) in place: both have
  * the same length, so the relay forwards the very bytes it received.
  */
-export function rewriteDataAsDelivery(datagram: Uint8Array, sourceIdBytes: Uint8Array): void {
+export function rewriteDataAsDelivery(datagram: Uint8Array, sourceIdHigh: number, sourceIdLow: number): void {
   datagram[0] = RelayType.Delivery;
-  datagram.set(sourceIdBytes, 1);
+  writeU32At(datagram, 1, sourceIdHigh);
+  writeU32At(datagram, 5, sourceIdLow);
 }
 
 export function sessionIdToBytes(sessionId: bigint): Uint8Array {
@@ -370,16 +371,16 @@ function truncateUtf8(bytes: Uint8Array, max: number): Uint8Array {
 }
 
 function writeU64At(out: Uint8Array, offset: number, value: bigint): void {
-  const high = Number(value >> 32n);
-  const low = Number(value & 0xffffffffn);
-  out[offset] = high >>> 24;
-  out[offset + 1] = (high >>> 16) & 0xff;
-  out[offset + 2] = (high >>> 8) & 0xff;
-  out[offset + 3] = high & 0xff;
-  out[offset + 4] = low >>> 24;
-  out[offset + 5] = (low >>> 16) & 0xff;
-  out[offset + 6] = (low >>> 8) & 0xff;
-  out[offset + 7] = low & 0xff;
+  writeU32At(out, offset, Number(value >> 32n));
+  writeU32At(out, offset + 4, Number(value & 0xffffffffn));
+}
+
+/** Big-endian, no view allocated (the relay stamps every forwarded datagram with it). */
+export function writeU32At(out: Uint8Array, offset: number, value: number): void {
+  out[offset] = value >>> 24;
+  out[offset + 1] = (value >>> 16) & 0xff;
+  out[offset + 2] = (value >>> 8) & 0xff;
+  out[offset + 3] = value & 0xff;
 }
 
 function checkU64(value: bigint, what: string): void {
