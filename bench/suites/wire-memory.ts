@@ -125,13 +125,14 @@ async function forwarderMemory(context: SuiteContext, kind: 'relay' | 'bare', se
   const flags = ['--expose-gc', ...context.childFlags];
   const forwarder: RoleChild<RelayRoleInfo | BareForwarderInfo> =
     kind === 'relay' ? await spawnRole<RelayRoleInfo>('relay', BENCH_RELAY_OPTIONS, { nodeFlags: flags }) : await spawnRole<BareForwarderInfo>('bare-udp-forwarder', {}, { nodeFlags: flags });
-  let generator: RoleChild<unknown> | null = null;
+  const generators: RoleChild<unknown>[] = [];
   try {
-    // One session first, so code paths and tables exist before the baseline.
-    const warm = await spawnRole('udp-flood', { mode: kind, port: forwarder.info.port, sessions: 1 });
-    await warm.stop();
+    // A first batch of sessions, so code paths, tables and the first growth of every Map and slab
+    // are in the baseline; the figure is the marginal cost of the second batch (what one more
+    // session costs a busy relay), so one-off allocations do not spread over the count.
+    generators.push(await spawnRole('udp-flood', { mode: kind, port: forwarder.info.port, sessions }, { startTimeoutMs: 60_000 }));
     const before = await forwarder.call<MemoryUsage>('gc');
-    generator = await spawnRole('udp-flood', { mode: kind, port: forwarder.info.port, sessions }, { startTimeoutMs: 60_000 });
+    generators.push(await spawnRole('udp-flood', { mode: kind, port: forwarder.info.port, sessions }, { startTimeoutMs: 60_000 }));
     const after = await forwarder.call<MemoryUsage>('gc');
     return {
       perSessionHeapBytes: grownWithoutCode(before, after) / sessions,
@@ -140,7 +141,7 @@ async function forwarderMemory(context: SuiteContext, kind: 'relay' | 'bare', se
       after,
     };
   } finally {
-    await stopAll([generator, forwarder]);
+    await stopAll([...generators, forwarder]);
   }
 }
 
@@ -209,7 +210,7 @@ export const wireMemorySuite: Suite = {
         'Messages are sent at 60 Hz from one manager to another through the relay; "ack B/message" is what the receiver sends back (ACK frames, keepalives).',
         `Heap per peer: heapUsed + external of the manager's process after two forced GCs, with ${WARM_PEERS} peers already connected and idle, before opening the measured peers and after they are connected and idle, less what V8's code spaces grew meanwhile (its own column: the JIT tiering functions up as time passes, the same whatever the number of peers, which a heap snapshot shows as (code) objects); includes the peer's crypto session, reliability state and the manager's maps.`,
         `Allocation: JS heap (heapUsed) plus ArrayBuffer memory grown over the window, in a process started with ${ALLOC_FLAGS.join(' ')} after a forced GC and 500 warm-up frames, so nothing is collected inside the window (a GC in the window is reported instead of a figure). It counts everything both managers allocate per datagram (packets, frames, sealing, the relay header, the socket's receive buffer and event objects) and the loop's own promise per turn; the floor counts what Node's dgram and the same loop allocate for the same number of datagrams.`,
-        'Relay memory per session: heapUsed + external of the relay process after forced GCs, before and after the sessions registered (from one generator process, one UDP socket per session), less the growth of V8\'s code spaces, as for peers.',
+        'Relay memory per session: the marginal cost of a session. heapUsed + external of the relay process after forced GCs, with a first batch of sessions registered and after a second batch of as many (each from one generator process, one UDP socket per session), divided by the second batch, less the growth of V8\'s code spaces, as for peers; the bare forwarder is measured the same way.',
       ],
       data: { wire: wire.runs, heap, relayMemory, bareMemory, sessions, allocation: alloc },
     };
