@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only a,b] [--list] [--child-flags "--cpu-prof"]`
+ * `npm run bench [-- --quick] [--only a,b] [--list] [--child-flags=--cpu-prof] [--profile DIR] [--help]`
  *
  * Runs each benchmark (bench/suites) with its baseline in the same run, prints a markdown table
  * per benchmark, writes bench/results/<name>-<timestamp>.json, and writes bench/latest.md and
@@ -17,8 +17,25 @@ import { renderResult, writeResult, type BenchResult } from './lib/report';
 import { renderSummary } from './lib/summary';
 import { suites } from './suites';
 
+const FLAGS = ['quick', 'list', 'help'];
+const VALUE_OPTIONS = ['only', 'child-flags', 'profile'];
+const USAGE = `npm run bench [-- options]
+  --quick               shorter runs (noisier figures)
+  --only a,b            only these benchmarks (--list names them); bench/latest.* is left as it was
+  --list                list the benchmarks and exit
+  --child-flags=FLAGS   Node flags for the benchmarks' child processes (e.g. --child-flags=--cpu-prof)
+  --profile DIR         CPU profiles where a benchmark supports it (browser-frame-cost)
+  --help                this text`;
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  // A mistyped flag must not start a long run that ignores it.
+  const unknownFlags = [...args.flags].filter((f) => !FLAGS.includes(f)).concat([...args.values.keys()].filter((v) => !VALUE_OPTIONS.includes(v)));
+  if (args.flags.has('help') || unknownFlags.length > 0) {
+    if (unknownFlags.length > 0) console.error(`unknown option(s): ${unknownFlags.map((f) => `--${f}`).join(', ')}\n`);
+    console.log(USAGE);
+    return unknownFlags.length > 0 ? 2 : 0;
+  }
   if (args.flags.has('list')) {
     for (const suite of suites) console.log(`${suite.name.padEnd(20)} ${suite.title}`);
     return 0;
