@@ -53,7 +53,14 @@ export interface InboundPlan {
   reliable: Map<number, ReliableOverlay>;
   touchedChannels: Set<number>;
   unreliable: DataFrame[];
+  /** Whole reliable messages that are next in order on an open channel with nothing pending: delivered straight away. */
+  inOrder: MessageFrame[];
 }
+
+// The in-order plan's (never written) reliable side.
+const NO_OVERLAYS: Map<number, ReliableOverlay> = new Map();
+const NO_CHANNELS: Set<number> = new Set();
+const NO_FRAMES: never[] = [];
 
 /** A packet may repeat what is stored already; only new data counts (an empty message is new data). */
 function addsData(overlay: ReliableOverlay): boolean {
@@ -128,7 +135,9 @@ export class Inbound {
 
   /** Checks the data frames of one packet and counts what they would store. Changes nothing. */
   plan(frames: readonly DataFrame[]): PlanOutcome {
-    const plan: InboundPlan = { reliable: new Map(), touchedChannels: new Set(), unreliable: [] };
+    const inOrder = this.planInOrder(frames);
+    if (inOrder !== null) return inOrder;
+    const plan: InboundPlan = { reliable: new Map(), touchedChannels: new Set(), unreliable: [], inOrder: NO_FRAMES };
     for (const frame of frames) {
       const error = frame.reliable ? this.planReliable(frame, plan) : this.checkUnreliable(frame);
       if (error !== null) return { ok: false, error: `channel ${frame.channelId} ${frame.reliable ? 'reliable' : 'unreliable'} sequence ${frame.sequence}: ${error}`, capacity: false };
@@ -158,8 +167,59 @@ export class Inbound {
     return { ok: true, plan };
   }
 
+  /**
+   * The common packet, planned without overlays: every reliable frame a whole message, next in
+   * order on a locally open channel with nothing pending, and every unreliable frame acceptable.
+   * The same bounds as the general plan apply. Null: anything else (the general plan decides,
+   * and words any refusal).
+   */
+  private planInOrder(frames: readonly DataFrame[]): PlanOutcome | null {
+    let inOrder: MessageFrame[] | null = null;
+    let unreliable: DataFrame[] | null = null;
+    let added = 0;
+    let lastChannel = -1;
+    let lastSequence = 0;
+    for (const frame of frames) {
+      if (!frame.reliable) {
+        if (this.checkUnreliable(frame) !== null) return null;
+        (unreliable ??= []).push(frame);
+        continue;
+      }
+      if (frame.type !== 'message' || frame.data.length > this.config.maxReliableMessageBytes) return null;
+      const channelId = frame.channelId;
+      let expected: number;
+      if (channelId === lastChannel) {
+        expected = sequenceAdd(lastSequence, 1);
+      } else {
+        // A channel seen earlier in this packet, then another in between: rare, the general plan.
+        if (inOrder !== null && inOrder.some((f) => f.channelId === channelId)) return null;
+        if (this.local.get(channelId) !== true) return null;
+        const channel = this.reliable.get(channelId);
+        if (channel !== undefined && channel.pending.size > 0) return null;
+        expected = channel?.nextExpected ?? this.initialSequence;
+      }
+      if (frame.sequence !== expected) return null;
+      lastChannel = channelId;
+      lastSequence = expected;
+      (inOrder ??= []).push(frame);
+      added += frame.data.length + MESSAGE_CHARGE_OVERHEAD;
+    }
+    // As the general plan counts them: stored first (reassembly bound), then released to the application.
+    if (this.reliableCharge + added > this.reliableBudget) return null;
+    if (added > 0 && this.undeliveredCharge > 0 && this.undeliveredCharge + added > this.maxUndeliveredBytes) return null;
+    return { ok: true, plan: { reliable: NO_OVERLAYS, touchedChannels: NO_CHANNELS, unreliable: unreliable ?? NO_FRAMES, inOrder: inOrder ?? NO_FRAMES } };
+  }
+
   /** Stores what a plan from plan() found acceptable and delivers what became deliverable. */
   apply(plan: InboundPlan): void {
+    for (const frame of plan.inOrder) {
+      const channel = this.reliableChannel(frame.channelId);
+      channel.nextExpected = sequenceAdd(channel.nextExpected, 1);
+      // The frame is a view of the datagram: the application gets its own copy.
+      const data = frame.data.slice();
+      this.delivered.push({ channelId: frame.channelId, reliable: true, data });
+      this.undeliveredCharge += data.length + MESSAGE_CHARGE_OVERHEAD;
+    }
     for (const overlay of plan.reliable.values()) {
       if (!addsData(overlay)) continue;
       const channel = this.reliableChannel(overlay.channelId);
