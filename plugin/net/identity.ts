@@ -4,6 +4,7 @@
  */
 import { x25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { diffieHellman, eraseSecretKey } from './crypto/primitives';
 import type { PeerId } from './types';
 
 export const PUBLIC_KEY_BYTES = 32;
@@ -55,7 +56,8 @@ export class Identity {
    * and peer id stay readable. Best-effort, as all erasure in JavaScript (SECURITY.md).
    */
   dispose(): void {
-    this.#secretKey.fill(0);
+    // Zeroed, and the crypto backend drops what it keeps for it (Node's KeyObject).
+    eraseSecretKey(this.#secretKey);
     this.#disposed = true;
   }
 
@@ -76,13 +78,10 @@ export class Identity {
     if (!(remotePublicKey instanceof Uint8Array) || remotePublicKey.length !== PUBLIC_KEY_BYTES) {
       throw new RangeError(`Identity.sharedSecret: remote public key must be ${PUBLIC_KEY_BYTES} bytes`);
     }
-    let shared: Uint8Array;
-    try {
-      shared = x25519.getSharedSecret(this.#secretKey, remotePublicKey);
-    } catch {
-      throw new Error('Identity.sharedSecret: remote public key is not usable (low-order point)');
-    }
-    if (isAllZero(shared)) throw new Error('Identity.sharedSecret: shared secret is all zero (low-order point)');
+    // Through the crypto backend: Node's OpenSSL X25519 where there is one (a handshake does two
+    // of these; noble's JavaScript ladder took ~3 ms each in a Node process, a frame's budget).
+    const shared = diffieHellman(this.#secretKey, remotePublicKey);
+    if (shared === null) throw new Error('Identity.sharedSecret: remote public key is not usable (low-order point: the shared secret would be all zero)');
     return shared;
   }
 }
@@ -112,10 +111,4 @@ export function parsePeerId(text: string): PeerId | null {
 /** The decimal text of a peer id, as published in lobby metadata. */
 export function formatPeerId(peerId: PeerId): string {
   return peerId.toString(10);
-}
-
-function isAllZero(bytes: Uint8Array): boolean {
-  let acc = 0;
-  for (let i = 0; i < bytes.length; i++) acc |= bytes[i];
-  return acc === 0;
 }

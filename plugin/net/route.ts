@@ -3,7 +3,7 @@
  * public key and the relay endpoints. By construction a route has no field for the client's own
  * address, so publishing it never reveals a player's IP.
  */
-import { x25519 } from '@noble/curves/ed25519.js';
+import { diffieHellman } from './crypto/primitives';
 import { peerIdFromPublicKey, PUBLIC_KEY_BYTES } from './identity';
 import { Result } from './result';
 import type { PeerId } from './types';
@@ -144,13 +144,11 @@ export function sameRoute(a: RouteInfo, b: RouteInfo): boolean {
 // Any fixed scalar works: this only checks the point, the result is thrown away.
 const PROBE_SCALAR = new Uint8Array(32).fill(0x5a);
 
+/** Not a low-order point (DH with it would give all zeros); through the backend, OpenSSL's X25519 on Node. */
 function isUsablePublicKey(publicKey: Uint8Array): boolean {
-  try {
-    const shared = x25519.getSharedSecret(PROBE_SCALAR, publicKey);
-    return shared.some((b) => b !== 0);
-  } catch {
-    return false;
-  }
+  const shared = diffieHellman(PROBE_SCALAR, publicKey);
+  shared?.fill(0);
+  return shared !== null;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

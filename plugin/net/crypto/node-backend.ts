@@ -36,10 +36,12 @@ export function loadNodeCryptoBackend(): CryptoBackend | null {
   if (crypto === null || !crypto.getCiphers().includes('chacha20-poly1305')) return null;
   const c = crypto;
 
-  // Importing a raw secret as PKCS#8 costs ~0.5 ms; keys made by generateKeyPair keep their
-  // KeyObject here, so a handshake's DH calls on them cost ~50 µs. The cache is used only while the
-  // bytes are what they were (a SHA-256 fingerprint, not the key): a key zeroed or overwritten in
-  // place is imported from its new bytes, so DH always follows the bytes, as on @noble.
+  // Importing a raw secret as PKCS#8 costs ~0.5 ms (OpenSSL derives its public key); keys made by
+  // generateKeyPair, and any secret imported once (an Identity's long-term key), keep their
+  // KeyObject here, so a handshake's DH calls on them cost ~50 µs. Weakly keyed by the secret's
+  // array, and used only while the bytes are what they were (a SHA-256 fingerprint, not the key): a
+  // key zeroed or overwritten in place is imported from its new bytes, so DH always follows the
+  // bytes, as on @noble.
   const generated = new WeakMap<Uint8Array, { keyObject: NodeCrypto.KeyObject; fingerprint: Buffer }>();
   const fingerprintOf = (secret: Uint8Array) => c.createHash('sha256').update(secret).digest();
   const privateKey = (secret: Uint8Array) => {
@@ -50,7 +52,9 @@ export function loadNodeCryptoBackend(): CryptoBackend | null {
     }
     const der = Buffer.concat([PKCS8_PREFIX, secret]);
     try {
-      return c.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      const keyObject = c.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      generated.set(secret, { keyObject, fingerprint: fingerprintOf(secret) });
+      return keyObject;
     } finally {
       der.fill(0);
     }
