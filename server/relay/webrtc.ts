@@ -40,15 +40,19 @@ export function loadNodeDataChannel(moduleId = 'node-datachannel'): NodeDataChan
   }
 }
 
-// libdatachannel keeps threads that hold the process open until cleanup(); cleanup() is global,
-// so it runs only when the last relay of this process that used it closes.
+// libdatachannel starts threads with its first PeerConnection, and they hold the process open
+// until cleanup(). cleanup() is global and blocks the event loop while it stops them, so it runs
+// only when the last relay of this process that uses the module closes, and only if a
+// PeerConnection was made since the last cleanup (loading the module alone starts no thread).
 let relaysUsingWebRtc = 0;
+let peerConnectionsMade = false;
 function acquireModule(): void {
   relaysUsingWebRtc++;
 }
 function releaseModule(module: NodeDataChannelModule): void {
   relaysUsingWebRtc--;
-  if (relaysUsingWebRtc === 0) {
+  if (relaysUsingWebRtc === 0 && peerConnectionsMade) {
+    peerConnectionsMade = false;
     try {
       module.cleanup();
     } catch {
@@ -199,6 +203,7 @@ export class RtcLinks {
     }
     let pc: PeerConnection;
     try {
+      peerConnectionsMade = true;
       pc = new module.PeerConnection(`switchboard-${session.id.toString(16)}-${attempt}`, {
         iceServers: [],
         bindAddress: this.options.bindAddress,
