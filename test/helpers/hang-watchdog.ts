@@ -41,13 +41,13 @@ const finish = (why) => {
   say('hang watchdog: ' + why + '; killing the test run');
   process.kill(process.pid, 'SIGKILL');
 };
-function inspectorUrl(attempt) {
+function findInspector(attempt) {
   http.get({ host: '127.0.0.1', port: Atomics.load(beat, 1), path: '/json/list' }, (response) => {
     let body = '';
     response.on('data', (chunk) => (body += chunk));
     response.on('end', () => printStack(JSON.parse(body)[0].webSocketDebuggerUrl));
   }).on('error', (error) => {
-    if (attempt < 50) setTimeout(() => inspectorUrl(attempt + 1), 200);
+    if (attempt < 50) setTimeout(() => findInspector(attempt + 1), 200);
     else finish('the inspector did not start (' + error.message + ')');
   });
 }
@@ -79,7 +79,7 @@ for (;;) {
   setTimeout(() => finish('no stack within 20 s'), 20000);
   // SIGUSR1 starts Node's inspector even while the main thread runs JavaScript (it interrupts V8).
   process.kill(process.pid, 'SIGUSR1');
-  inspectorUrl(0);
+  findInspector(0);
   break;
 }
 `;

@@ -42,18 +42,18 @@ export function loadNodeCryptoBackend(): CryptoBackend | null {
   // array, and used only while the bytes are what they were (a SHA-256 fingerprint, not the key): a
   // key zeroed or overwritten in place is imported from its new bytes, so DH always follows the
   // bytes, as on @noble.
-  const generated = new WeakMap<Uint8Array, { keyObject: NodeCrypto.KeyObject; fingerprint: Buffer }>();
+  const keyObjects = new WeakMap<Uint8Array, { keyObject: NodeCrypto.KeyObject; fingerprint: Buffer }>();
   const fingerprintOf = (secret: Uint8Array) => c.createHash('sha256').update(secret).digest();
   const privateKey = (secret: Uint8Array) => {
-    const cached = generated.get(secret);
+    const cached = keyObjects.get(secret);
     if (cached !== undefined) {
       if (c.timingSafeEqual(cached.fingerprint, fingerprintOf(secret))) return cached.keyObject;
-      generated.delete(secret);
+      keyObjects.delete(secret);
     }
     const der = Buffer.concat([PKCS8_PREFIX, secret]);
     try {
       const keyObject = c.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-      generated.set(secret, { keyObject, fingerprint: fingerprintOf(secret) });
+      keyObjects.set(secret, { keyObject, fingerprint: fingerprintOf(secret) });
       return keyObject;
     } finally {
       der.fill(0);
@@ -94,7 +94,7 @@ export function loadNodeCryptoBackend(): CryptoBackend | null {
       const pair = c.generateKeyPairSync('x25519');
       const jwk = pair.privateKey.export({ format: 'jwk' });
       const secretKey = fromBase64Url(jwk.d);
-      generated.set(secretKey, { keyObject: pair.privateKey, fingerprint: fingerprintOf(secretKey) });
+      keyObjects.set(secretKey, { keyObject: pair.privateKey, fingerprint: fingerprintOf(secretKey) });
       return { secretKey, publicKey: fromBase64Url(jwk.x) };
     },
     publicKeyOf(secretKey) {
@@ -117,7 +117,7 @@ export function loadNodeCryptoBackend(): CryptoBackend | null {
       }
     },
     forgetSecretKey(secretKey) {
-      generated.delete(secretKey);
+      keyObjects.delete(secretKey);
     },
   };
 }
