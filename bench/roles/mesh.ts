@@ -5,7 +5,7 @@
  * receiver measures end-to-end latency, order, loss and freshness. Also times each frame's
  * runCallbacks()+flush(), counts bytes at a socketFactory wrapper, and runs bulk transfers.
  */
-import { cryptoBackendName, openPacket, sealPacket } from '../../plugin/net/crypto/primitives';
+import { cryptoBackendName, openPacket, sealPacket, useLibsodium } from '../../plugin/net/crypto/primitives';
 import { NetworkManager } from '../../plugin/net/network-manager';
 import { Result } from '../../plugin/net/result';
 import type { DatagramSocket } from '../../plugin/net/transport/datagram-socket';
@@ -13,6 +13,7 @@ import { UdpDatagramSocket } from '../../plugin/net/transport/udp-socket';
 import { WebSocketDatagramSocket } from '../../plugin/net/transport/websocket-socket';
 import type { NetworkMessage, PeerId, PeerStateChange } from '../../plugin/net/types';
 import { newWireCounters, wrapForCounting, type WireCounters } from '../lib/counting-socket';
+import { readyLibsodium } from '../lib/libsodium';
 import { monotonicMs, type RoleFactory } from '../lib/role-protocol';
 import { distribution, SampleReservoir, type Distribution } from '../lib/stats';
 import { bindLoopbackUdp, closeUdp, portOfUrl, LOOPBACK } from './udp-util';
@@ -39,6 +40,8 @@ export interface MeshOptions {
    * handler is not the library's cost). Latencies then end at the start of the delivering call.
    */
   clockPerFrame?: boolean;
+  /** 'libsodium': call useLibsodium() before the managers exist (the packet AEAD of managers and floors). */
+  aead?: 'default' | 'libsodium';
 }
 
 export interface MeshRoute {
@@ -135,6 +138,9 @@ function createSocket(url: string): DatagramSocket {
 const quiet = { info: () => undefined, warn: () => undefined };
 
 export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
+  if (options.aead === 'libsodium') {
+    useLibsodium(await readyLibsodium());
+  }
   if (!(options.count >= 1 && options.count <= 2000)) throw new Error('mesh: count must be 1..2000');
   const maxSamples = options.maxSamples ?? 200_000;
   const wire: WireCounters[] = [];

@@ -5,6 +5,8 @@
  */
 import type * as dgram from 'dgram';
 import { decodeRelayDatagram, encodeRegister, MIN_UDP_REGISTER_BYTES, RelayType, sessionIdToBytes } from '../../plugin/net/wire/relay-codec';
+import { openPacket, sealPacket, useLibsodium } from '../../plugin/net/crypto/primitives';
+import { readyLibsodium } from '../lib/libsodium';
 import type { RoleFactory } from '../lib/role-protocol';
 import { BARE_DATA, BARE_HELLO } from './bare-forwarder';
 import { bindLoopbackUdp, closeUdp, LOOPBACK } from './udp-util';
@@ -14,6 +16,14 @@ export interface UdpFloodOptions {
   /** The forwarder's UDP port on 127.0.0.1. */
   port: number;
   sessions: number;
+  /**
+   * Seal every datagram sent (ChaCha20-Poly1305 through the manager's crypto backend, a fresh
+   * nonce each) and open every one received, as any stack that encrypts each datagram must: the
+   * floor under an encrypted bulk flow, with no reliability, ordering or congestion control.
+   */
+  aead?: boolean;
+  /** With `aead`: through libsodium (useLibsodium()) instead of the default backend. */
+  libsodium?: boolean;
 }
 
 export interface FloodArgs {
@@ -30,14 +40,27 @@ export interface FloodArgs {
 }
 
 const DATA_HEADER = 9;
+/** After the forwarder's 9-byte header: 6 bytes of associated data (like our DATA header), then ciphertext‖tag. */
+const AEAD_HEADER = 6;
+const TAG_BYTES = 16;
 
 export const udpFloodRole: RoleFactory = async (options: UdpFloodOptions) => {
   if (!(options.sessions >= 1 && options.sessions <= 5000)) throw new Error('sessions must be 1..5000');
+  if (options.libsodium === true) {
+    useLibsodium(await readyLibsodium());
+  }
   const sockets: dgram.Socket[] = [];
   const ids: Uint8Array[] = [];
   let received = 0;
   let receivedBytes = 0;
   let sent = 0;
+  let openFailures = 0;
+  const key = new Uint8Array(32).fill(7);
+  const sendNonce = new Uint8Array(12);
+  const nonceView = new DataView(sendNonce.buffer);
+  const receiveNonce = new Uint8Array(12);
+  const receiveNonceView = new DataView(receiveNonce.buffer);
+  let sendCounter = 0;
   let cancelTurn: (() => void) | null = null;
   let floodDeadline: ReturnType<typeof setTimeout> | null = null;
 
@@ -110,6 +133,15 @@ export const udpFloodRole: RoleFactory = async (options: UdpFloodOptions) => {
     for (const socket of sockets) {
       socket.on('message', (datagram: Buffer) => {
         if (datagram[0] === RelayType.Delivery || datagram[0] === BARE_DATA) {
+          if (options.aead === true) {
+            // The nonce travels in the associated data's last 4 bytes (our DATA header does the same with its packet number).
+            receiveNonceView.setUint32(8, datagram.readUInt32BE(DATA_HEADER + 2));
+            const aad = datagram.subarray(DATA_HEADER, DATA_HEADER + AEAD_HEADER);
+            if (openPacket(key, receiveNonce, aad, datagram.subarray(DATA_HEADER + AEAD_HEADER)) === null) {
+              openFailures++;
+              return;
+            }
+          }
           received++;
           receivedBytes += datagram.length;
         }
@@ -127,7 +159,8 @@ export const udpFloodRole: RoleFactory = async (options: UdpFloodOptions) => {
 
   const flood = (args: FloodArgs): { started: true } => {
     stopFlood();
-    if (!(args.size >= DATA_HEADER + 1 && args.size <= 1500)) throw new Error(`size must be 10..1500, got ${args.size}`);
+    const smallest = DATA_HEADER + 1 + (options.aead === true ? AEAD_HEADER + TAG_BYTES : 0);
+    if (!(args.size >= smallest && args.size <= 1500)) throw new Error(`size must be ${smallest}..1500, got ${args.size}`);
     const destinations = args.destinations ?? ids.map((_, i) => ids[(i + 1) % ids.length]);
     const datagrams = sockets.map((_, i) => {
       const d = Buffer.alloc(args.size);
@@ -147,7 +180,15 @@ export const udpFloodRole: RoleFactory = async (options: UdpFloodOptions) => {
         count = Math.min(batch * 4, Math.max(0, due));
       }
       for (let k = 0; k < count; k++) {
-        sockets[index].send(datagrams[index], options.port, LOOPBACK);
+        const datagram = datagrams[index];
+        if (options.aead === true) {
+          nonceView.setUint32(8, ++sendCounter);
+          datagram.writeUInt32BE(sendCounter, DATA_HEADER + 2);
+          // Sealed in place, as our packet path does: plaintext and output are the same bytes.
+          const body = datagram.subarray(DATA_HEADER + AEAD_HEADER, datagram.length - TAG_BYTES);
+          sealPacket(key, sendNonce, datagram.subarray(DATA_HEADER, DATA_HEADER + AEAD_HEADER), body, datagram.subarray(DATA_HEADER + AEAD_HEADER));
+        }
+        sockets[index].send(datagram, options.port, LOOPBACK);
         index = index + 1 === sockets.length ? 0 : index + 1;
       }
       offered += count;
@@ -167,7 +208,7 @@ export const udpFloodRole: RoleFactory = async (options: UdpFloodOptions) => {
 
   return {
     info: { sessions: sockets.length },
-    counters: () => ({ sent, received, receivedBytes }),
+    counters: () => ({ sent, received, receivedBytes, openFailures }),
     methods: {
       ids: () => ids,
       flood: (args: FloodArgs) => flood(args),

@@ -106,11 +106,27 @@ describe('crypto: useLibsodium', () => {
   });
   afterEach(() => void useCryptoBackend(previous));
 
-  it('keeps Node\'s own crypto where it is in use, and makes libsodium available', () => {
+  it('replaces Node\'s OpenSSL for packets (faster per packet) and keeps its X25519', () => {
     if (!useCryptoBackend('node')) return;
-    expect(useLibsodium(sodium)).to.equal('node');
-    expect(cryptoBackendName()).to.equal('node');
-    expect(useCryptoBackend('libsodium')).to.equal(true);
+    const a = ephemeralKeyPair(secureRandom);
+    const b = ephemeralKeyPair(secureRandom);
+    const viaNode = diffieHellman(a.secretKey, b.publicKey);
+    expect(useLibsodium(sodium)).to.equal('libsodium');
+    expect(cryptoBackendName()).to.equal('libsodium');
+    // The key exchange still runs on OpenSSL: the KeyObject made by generateKeyPair is reused.
+    expect(Buffer.from(diffieHellman(b.secretKey, a.publicKey)!).toString('hex')).to.equal(Buffer.from(viaNode!).toString('hex'));
+    const key = new Uint8Array(32).fill(3);
+    const nonce = new Uint8Array(12).fill(4);
+    const aad = Uint8Array.of(3, 0, 0, 0, 0, 9);
+    const plaintext = new TextEncoder().encode('same bytes as OpenSSL');
+    const viaSodium = new Uint8Array(plaintext.length + 16);
+    sealPacket(key, nonce, aad, plaintext, viaSodium);
+    const viaOpenSsl = under('node', () => {
+      const out = new Uint8Array(plaintext.length + 16);
+      sealPacket(key, nonce, aad, plaintext, out);
+      return out;
+    });
+    expect(Buffer.from(viaSodium).toString('hex')).to.equal(Buffer.from(viaOpenSsl).toString('hex'));
   });
 
   it('replaces noble (a browser\'s backend) and seals the same bytes', () => {
