@@ -74,6 +74,12 @@ export class ByteReader {
   }
 
   private leb128(what: string, maxBytes: number, max: number, tooBig: string): number {
+    // One byte (below 128) is most varints on the wire: lengths, sequences, ACK deltas.
+    const first = this.offset < this.end && this.failure === null ? this.bytes[this.offset] : 0x80;
+    if (first < 0x80) {
+      this.offset++;
+      return first;
+    }
     let value = 0;
     for (let i = 0; i < maxBytes; i++) {
       if (!this.need(1, what)) return 0;
