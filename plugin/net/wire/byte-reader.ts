@@ -74,18 +74,27 @@ export class ByteReader {
   }
 
   private leb128(what: string, maxBytes: number, max: number, tooBig: string): number {
-    // One byte (below 128) is most varints on the wire: lengths, sequences, ACK deltas.
-    const first = this.offset < this.end && this.failure === null ? this.bytes[this.offset] : 0x80;
-    if (first < 0x80) {
-      this.offset++;
-      return first;
+    if (this.failure !== null) return 0;
+    const bytes = this.bytes;
+    let offset = this.offset;
+    // One byte (below 128) is most varints on the wire: lengths, small sequences, ACK deltas.
+    if (offset < this.end && bytes[offset] < 0x80) {
+      this.offset = offset + 1;
+      return bytes[offset];
     }
     let value = 0;
+    let scale = 1; // 128^i, exact in a double up to 2^56
     for (let i = 0; i < maxBytes; i++) {
-      if (!this.need(1, what)) return 0;
-      const byte = this.bytes[this.offset++];
-      value += (byte & 0x7f) * 2 ** (7 * i);
+      if (offset >= this.end) {
+        this.offset = offset;
+        this.fail(`${what}: needs 1 byte(s), 0 left`);
+        return 0;
+      }
+      const byte = bytes[offset++];
+      value += (byte & 0x7f) * scale;
+      scale *= 128;
       if ((byte & 0x80) === 0) {
+        this.offset = offset;
         if (i > 0 && byte === 0) {
           this.fail(`${what}: overlong varint`);
           return 0;
@@ -97,6 +106,7 @@ export class ByteReader {
         return value;
       }
     }
+    this.offset = offset;
     this.fail(`${what}: varint longer than ${maxBytes} bytes`);
     return 0;
   }
