@@ -121,10 +121,15 @@ interface LinkState {
   local: number;
   peerId: PeerId;
   sendSeq: Map<number, number>;
-  /** Next sequence expected per reliable channel; newest sequence seen per unreliable channel. */
-  recvSeq: Map<number, number>;
-  newestSentMs: Map<number, number>;
+  /** By channel id: next sequence expected (reliable) or newest seen (unreliable); NaN before the first. */
+  recvSeq: Float64Array;
+  /** By channel id: send time of the newest message received; -Infinity before the first. */
+  newestSentMs: Float64Array;
 }
+
+/** Channel ids are 0..127: per-channel state lives in arrays so the message handler does no Map lookups. */
+const CHANNEL_SLOTS = 128;
+const newLinkState = (local: number, peerId: PeerId): LinkState => ({ local, peerId, sendSeq: new Map(), recvSeq: new Float64Array(CHANNEL_SLOTS).fill(NaN), newestSentMs: new Float64Array(CHANNEL_SLOTS).fill(-Infinity) });
 
 const HEADER_BYTES = 12;
 
@@ -164,13 +169,24 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
   let countFrom = -Infinity;
   const scratch = new Map<number, Uint8Array>();
 
+  // The handler's view of channelCounters, by channel id (the Map keeps them for reports).
+  let countersByChannel: (ChannelCounters | undefined)[] = [];
   const counters = (channel: number): ChannelCounters => {
-    let c = channelCounters.get(channel);
+    let c = countersByChannel[channel];
     if (!c) {
       c = { sent: 0, refused: {}, received: 0, receivedBytes: 0, outOfOrder: 0, duplicates: 0, latency: new SampleReservoir(maxSamples, 11 + channel) };
       channelCounters.set(channel, c);
+      countersByChannel[channel] = c;
     }
     return c;
+  };
+  // Messages arrive grouped by packet, so by peer: the last link found answers most lookups.
+  let lastLink: LinkState | null = null;
+  const linkOf = (local: number, peerId: PeerId): LinkState | undefined => {
+    if (lastLink !== null && lastLink.local === local && lastLink.peerId === peerId) return lastLink;
+    const link = linksByLocal[local]?.get(peerId);
+    if (link !== undefined) lastLink = link;
+    return link;
   };
 
   let frameClockMs = 0;
@@ -205,25 +221,25 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
       c.receivedBytes += data.length;
       c.latency.add(now - sentAt);
     }
-    const link = linksByLocal[local]?.get(message.peerId);
+    const link = linkOf(local, message.peerId);
     if (!link) return;
-    const expected = link.recvSeq.get(message.channelId);
-    if (isReliable(message.channelId)) {
-      if (expected !== undefined && seq !== expected && counted) {
+    const channel = message.channelId;
+    const expected = link.recvSeq[channel];
+    const seen = !Number.isNaN(expected);
+    if (reliableChannels[channel] === true) {
+      if (seen && seq !== expected && counted) {
         if (seq < expected) c.duplicates++;
         else c.outOfOrder++;
       }
-      link.recvSeq.set(message.channelId, seq + 1);
+      link.recvSeq[channel] = seq + 1;
     } else {
-      if (expected !== undefined && seq <= expected && counted) c.duplicates++;
-      link.recvSeq.set(message.channelId, seq);
+      if (seen && seq <= expected && counted) c.duplicates++;
+      link.recvSeq[channel] = seq;
     }
-    const newest = link.newestSentMs.get(message.channelId) ?? -Infinity;
-    if (sentAt > newest) link.newestSentMs.set(message.channelId, sentAt);
+    if (sentAt > link.newestSentMs[channel]) link.newestSentMs[channel] = sentAt;
   };
 
-  const reliableChannels = new Set<number>();
-  const isReliable = (channel: number): boolean => reliableChannels.has(channel);
+  const reliableChannels: boolean[] = [];
 
   for (let i = 0; i < options.count; i++) {
     const url = options.relayUrls[Math.min(i, options.relayUrls.length - 1)];
@@ -308,8 +324,8 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
     if (traffic?.freshnessChannel === undefined) return;
     const now = monotonicMs();
     for (const link of links) {
-      const newest = link.newestSentMs.get(traffic.freshnessChannel);
-      if (newest !== undefined) freshness.add(now - newest);
+      const newest = link.newestSentMs[traffic.freshnessChannel];
+      if (newest !== -Infinity) freshness.add(now - newest);
     }
   };
 
@@ -409,7 +425,10 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
         return managers.map((m, index) => ({ index, peerId: m.getPeerId().toString(), route: m.getRoute() as string }));
       },
       connect: (args: { links: MeshLink[]; channels: { id: number; reliable: boolean }[] }) => {
-        for (const c of args.channels) if (c.reliable) reliableChannels.add(c.id);
+        for (const c of args.channels) {
+          if (!(Number.isInteger(c.id) && c.id >= 0 && c.id < CHANNEL_SLOTS)) throw new Error(`channel id ${c.id} outside 0..${CHANNEL_SLOTS - 1}`);
+          if (c.reliable) reliableChannels[c.id] = true;
+        }
         for (const l of args.links) {
           const peerId = BigInt(l.peerId);
           const m = managers[l.local];
@@ -419,7 +438,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
             const r = m.openChannel(peerId, c.id, c.reliable);
             if (r !== Result.Ok) throw new Error(`openChannel gave ${Result[r]}`);
           }
-          const link: LinkState = { local: l.local, peerId, sendSeq: new Map(), recvSeq: new Map(), newestSentMs: new Map() };
+          const link = newLinkState(l.local, peerId);
           links.push(link);
           linksByLocal[l.local].set(peerId, link);
         }
@@ -457,6 +476,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
       resetStats: (args: { sinceMs?: number } = {}) => {
         countFrom = args.sinceMs ?? -Infinity;
         channelCounters.clear();
+        countersByChannel = [];
         freshness = new SampleReservoir(maxSamples, 7);
         frameUs = new SampleReservoir(maxSamples, 3);
         frameTotalUs = new SampleReservoir(maxSamples, 4);
