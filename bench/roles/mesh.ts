@@ -121,15 +121,19 @@ interface LinkState {
   local: number;
   peerId: PeerId;
   sendSeq: Map<number, number>;
-  /** By channel id: next sequence expected (reliable) or newest seen (unreliable); NaN before the first. */
-  recvSeq: Float64Array;
-  /** By channel id: send time of the newest message received; -Infinity before the first. */
-  newestSentMs: Float64Array;
+  /** By channel id: next sequence expected (reliable) or newest seen (unreliable); undefined before the first. */
+  recvSeq: number[];
+  /** By channel id: send time of the newest message received; undefined before the first. */
+  newestSentMs: number[];
 }
 
-/** Channel ids are 0..127: per-channel state lives in arrays so the message handler does no Map lookups. */
+/**
+ * Channel ids are 0..127: per-channel state lives in small arrays (as long as the highest channel
+ * used) so the message handler does no Map lookups, and a link costs a few dozen bytes: the
+ * wire-memory suite measures heap per peer in a process that holds these too.
+ */
 const CHANNEL_SLOTS = 128;
-const newLinkState = (local: number, peerId: PeerId): LinkState => ({ local, peerId, sendSeq: new Map(), recvSeq: new Float64Array(CHANNEL_SLOTS).fill(NaN), newestSentMs: new Float64Array(CHANNEL_SLOTS).fill(-Infinity) });
+const newLinkState = (local: number, peerId: PeerId): LinkState => ({ local, peerId, sendSeq: new Map(), recvSeq: [], newestSentMs: [] });
 
 const HEADER_BYTES = 12;
 
@@ -225,7 +229,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
     if (!link) return;
     const channel = message.channelId;
     const expected = link.recvSeq[channel];
-    const seen = !Number.isNaN(expected);
+    const seen = expected !== undefined;
     if (reliableChannels[channel] === true) {
       if (seen && seq !== expected && counted) {
         if (seq < expected) c.duplicates++;
@@ -236,7 +240,8 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
       if (seen && seq <= expected && counted) c.duplicates++;
       link.recvSeq[channel] = seq;
     }
-    if (sentAt > link.newestSentMs[channel]) link.newestSentMs[channel] = sentAt;
+    const newest = link.newestSentMs[channel];
+    if (newest === undefined || sentAt > newest) link.newestSentMs[channel] = sentAt;
   };
 
   const reliableChannels: boolean[] = [];
@@ -325,7 +330,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
     const now = monotonicMs();
     for (const link of links) {
       const newest = link.newestSentMs[traffic.freshnessChannel];
-      if (newest !== -Infinity) freshness.add(now - newest);
+      if (newest !== undefined) freshness.add(now - newest);
     }
   };
 
