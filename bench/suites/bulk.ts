@@ -133,7 +133,8 @@ export const bulkSuite: Suite = {
   async run(context: SuiteContext): Promise<BenchResult> {
     const totalBytes = (context.quick ? 8 : 32) * MiB;
     const windowMs = context.quick ? 2000 : 4000;
-    const rates = context.quick ? [20_000, 40_000, 80_000] : [10_000, 20_000, 40_000, 60_000, 80_000, 120_000];
+    // Up to 120k/s in quick runs too: the bare forwarder delivered all of 80k/s, so a lower top step caps the baseline.
+    const rates = context.quick ? [20_000, 40_000, 80_000, 120_000] : [10_000, 20_000, 40_000, 60_000, 80_000, 120_000];
     const stepMs = context.quick ? 800 : 1500;
     const bare = await bareUdp(stepMs, rates, null);
     context.log(`  bare UDP forwarder: ${(bare.bytesPerS / MiB).toFixed(1)} MiB/s`);
