@@ -36,6 +36,24 @@ describe('wire: ByteReader / ByteWriter', () => {
     expect(tooLarge.error).to.match(/above 2\^32/);
   });
 
+  it('reads one-byte and longer varints the same way at every border (end of input, after a failure, 2^53 − 1)', () => {
+    const r = new ByteReader(fromHex('7f8001ffffffffffffff0f00')!, 0, 6);
+    expect(r.varint()).to.equal(127);
+    expect(r.varint()).to.equal(128);
+    expect(r.position).to.equal(3);
+    // A varint cut by the reader's end fails naming it, with nothing read past the end.
+    expect(r.varint53('ack largest')).to.equal(0);
+    expect(r.error).to.equal('ack largest: needs 1 byte(s), 0 left');
+    expect(r.position).to.equal(6);
+    // After a failure even a one-byte varint reads as 0 and moves nothing.
+    const failed = new ByteReader(fromHex('0105')!);
+    failed.fail('earlier');
+    expect(failed.varint()).to.equal(0);
+    expect(failed.position).to.equal(0);
+    expect(new ByteReader(fromHex('ffffffffffffff0f')!).varint53()).to.equal(Number.MAX_SAFE_INTEGER);
+    expect(new ByteReader(new Uint8Array(0)).varint()).to.equal(0);
+  });
+
   it('never reads past the end and keeps the first failure', () => {
     const r = new ByteReader(new Uint8Array([1, 2, 3]));
     expect(r.u32('header')).to.equal(0);
