@@ -86,6 +86,14 @@ export interface PageReport {
   libsodiumError: string | null;
   /** The same number of AES-256-GCM encrypts + decrypts through WebCrypto (asynchronous), awaited together: wall time. */
   webCryptoAesGcmUs: Distribution | null;
+  /**
+   * Main-thread time a frame if the manager ran in a dedicated worker: the frame's outgoing
+   * messages packed into one transferred buffer and posted, plus unpacking the worker's reply of
+   * as many incoming messages into message objects (the floor of that design, not a design).
+   */
+  workerPostUs: Distribution | null;
+  /** What a dedicated worker has here for a manager: RTCPeerConnection, and whether a page's RTCDataChannel transfers into it. */
+  workerLinks: { rtcPeerConnection: boolean; dataChannelTransfers: boolean; webSocket: boolean } | null;
   floorLink: string;
   datagramsPerFrame: number;
   opensPerFrame: number;
@@ -239,7 +247,7 @@ interface FloorShape {
   inBytes: number;
 }
 
-async function measureFloors(config: PageConfig, shape: FloorShape, linkKind: string): Promise<Pick<PageReport, 'floorUs' | 'sendsOnlyUs' | 'aeadUs' | 'libsodiumUs' | 'libsodiumSameBytes' | 'libsodiumError' | 'webCryptoAesGcmUs' | 'floorLink'>> {
+async function measureFloors(config: PageConfig, shape: FloorShape, linkKind: string): Promise<Pick<PageReport, 'floorUs' | 'sendsOnlyUs' | 'aeadUs' | 'libsodiumUs' | 'libsodiumSameBytes' | 'libsodiumError' | 'webCryptoAesGcmUs' | 'workerPostUs' | 'workerLinks' | 'floorLink'>> {
   const sink = await openSink(config, linkKind);
   const key = new Uint8Array(32).fill(7);
   const nonce = new Uint8Array(12);
@@ -289,7 +297,7 @@ async function measureFloors(config: PageConfig, shape: FloorShape, linkKind: st
   const sendsOnlyUs = await timeFrames(sends);
   const aeadUs = await timeFrames(aead);
   sink.close();
-  if (!config.alternatives) return { floorUs, sendsOnlyUs, aeadUs, libsodiumUs: null, libsodiumSameBytes: null, libsodiumError: 'not measured in this run', webCryptoAesGcmUs: null, floorLink: sink.kind };
+  if (!config.alternatives) return { floorUs, sendsOnlyUs, aeadUs, libsodiumUs: null, libsodiumSameBytes: null, libsodiumError: 'not measured in this run', webCryptoAesGcmUs: null, workerPostUs: null, workerLinks: null, floorLink: sink.kind };
   const sodium = await measureLibsodium(key, aad, sealPlain, sealedIn, shape.datagramsPerFrame, timeFrames);
   let webCryptoAesGcmUs: Distribution | null = null;
   if (globalThis.crypto?.subtle !== undefined) {
@@ -309,7 +317,96 @@ async function measureFloors(config: PageConfig, shape: FloorShape, linkKind: st
     }
     webCryptoAesGcmUs = distribution(samples);
   }
-  return { floorUs, sendsOnlyUs, aeadUs, ...sodium, webCryptoAesGcmUs, floorLink: sink.kind };
+  const workerPostUs = await measureWorkerPost(config, config.peers * 2 * config.messages, config.bytes);
+  const workerLinks = await probeWorkerLinks();
+  return { floorUs, sendsOnlyUs, aeadUs, ...sodium, webCryptoAesGcmUs, workerPostUs, workerLinks, floorLink: sink.kind };
+}
+
+/** Which links a manager in a dedicated worker could use: its own RTCPeerConnection, or a data channel made on the page and transferred. */
+async function probeWorkerLinks(): Promise<PageReport['workerLinks']> {
+  if (typeof Worker === 'undefined') return null;
+  const source = "onmessage = (event) => { postMessage({ rtcPeerConnection: typeof RTCPeerConnection === 'function', webSocket: typeof WebSocket === 'function', channel: Object.prototype.toString.call(event.data.channel) }); };";
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  const worker = new Worker(url);
+  const connection = typeof RTCPeerConnection === 'function' ? new RTCPeerConnection() : null;
+  try {
+    const answer = new Promise<{ rtcPeerConnection: boolean; webSocket: boolean; channel: string }>((resolve) => {
+      worker.onmessage = (event) => resolve(event.data);
+    });
+    let transferred = false;
+    const channel = connection?.createDataChannel('probe') ?? null;
+    try {
+      if (channel !== null) {
+        worker.postMessage({ channel }, [channel as unknown as Transferable]);
+        transferred = true;
+      }
+    } catch {
+      // Not transferable in this browser.
+    }
+    if (!transferred) worker.postMessage({ channel: null });
+    const reply = await answer;
+    return { rtcPeerConnection: reply.rtcPeerConnection, webSocket: reply.webSocket, dataChannelTransfers: transferred && reply.channel === '[object RTCDataChannel]' };
+  } finally {
+    connection?.close();
+    worker.terminate();
+    URL.revokeObjectURL(url);
+  }
+}
+
+/** Per message in a posted batch: peer index u16, channel u8, length u16, then the bytes. */
+const POSTED_HEADER = 5;
+
+/**
+ * The main thread's share of a manager in a dedicated worker, per frame: pack `messages` outgoing
+ * messages of `bytes` B into one buffer and post it (transferred); the worker answers with a
+ * buffer of as many incoming ones (it echoes the batch: the stand-in for what arrived), which the
+ * main thread unpacks into { peer, channelId, data } objects as message$ would hand them out.
+ */
+async function measureWorkerPost(config: PageConfig, messages: number, bytes: number): Promise<Distribution | null> {
+  if (typeof Worker === 'undefined') return null;
+  const source = 'onmessage = (event) => { postMessage(event.data, [event.data]); };';
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  const worker = new Worker(url);
+  try {
+    const payload = new Uint8Array(bytes);
+    const samples: number[] = [];
+    let delivered = 0;
+    for (let f = 0; f < config.floorFrames; f++) {
+      const t0 = now();
+      const batch = new Uint8Array(messages * (POSTED_HEADER + bytes));
+      const view = new DataView(batch.buffer);
+      let at = 0;
+      for (let i = 0; i < messages; i++) {
+        view.setUint16(at, i % config.peers);
+        batch[at + 2] = i & 1;
+        view.setUint16(at + 3, bytes);
+        batch.set(payload, at + POSTED_HEADER);
+        at += POSTED_HEADER + bytes;
+      }
+      worker.postMessage(batch.buffer, [batch.buffer]);
+      const postUs = (now() - t0) * 1000;
+      const reply = await new Promise<ArrayBuffer>((resolve) => {
+        worker.onmessage = (event: MessageEvent<ArrayBuffer>) => resolve(event.data);
+      });
+      const t1 = now();
+      const incoming = new Uint8Array(reply);
+      const incomingView = new DataView(reply);
+      const received: { peer: number; channelId: number; data: Uint8Array }[] = [];
+      for (let offset = 0; offset + POSTED_HEADER <= incoming.length; ) {
+        const length = incomingView.getUint16(offset + 3);
+        received.push({ peer: incomingView.getUint16(offset), channelId: incoming[offset + 2], data: incoming.subarray(offset + POSTED_HEADER, offset + POSTED_HEADER + length) });
+        offset += POSTED_HEADER + length;
+      }
+      delivered += received.length;
+      samples.push(postUs + (now() - t1) * 1000);
+      await sleep(1000 / config.hz);
+    }
+    if (delivered !== messages * config.floorFrames) throw new Error(`worker post: ${delivered} of ${messages * config.floorFrames} messages came back`);
+    return distribution(samples);
+  } finally {
+    worker.terminate();
+    URL.revokeObjectURL(url);
+  }
 }
 
 /** libsodium's WebAssembly ChaCha20-Poly1305 (IETF, RFC 8439: the construction noble implements) on the same packets. */

@@ -108,6 +108,7 @@ export const browserFrameCostSuite: Suite = {
     const targets: TargetCheck[] = [];
     const frameRows: Table['rows'] = [];
     const floorRows: Table['rows'] = [];
+    let workerLinks: LinkRun['report']['workerLinks'] = null;
     for (const { link, aead, report: r } of runs) {
       const ratio = r.frameUs.p50 / r.floorUs.p50;
       const label = `hub in Chromium over ${r.link ?? link}, ${aead === 'libsodium' ? 'useLibsodium()' : 'noble (default)'}`;
@@ -122,6 +123,8 @@ export const browserFrameCostSuite: Suite = {
       if (r.libsodiumUs !== null) floorRows.push([`libsodium WebAssembly ChaCha20-Poly1305: the same seals + opens (same bytes as noble: ${r.libsodiumSameBytes ? 'yes' : 'NO'})`, r.libsodiumUs.p50, r.libsodiumUs.p90, r.libsodiumUs.p99, r.libsodiumUs.mean]);
       else floorRows.push([`libsodium WebAssembly: not measured (${r.libsodiumError ?? 'unavailable'})`, null, null, null, null]);
       if (r.webCryptoAesGcmUs !== null) floorRows.push([`WebCrypto AES-256-GCM: the same ${r.datagramsPerFrame + r.opensPerFrame} operations, awaited together (wall)`, r.webCryptoAesGcmUs.p50, r.webCryptoAesGcmUs.p90, r.webCryptoAesGcmUs.p99, r.webCryptoAesGcmUs.mean]);
+      if (r.workerLinks !== null) workerLinks = r.workerLinks;
+      if (r.workerPostUs !== null) floorRows.push([`manager in a Web Worker, the main thread's floor: ${PEERS * 2 * MESSAGES} outgoing messages packed and posted (transferred) + as many incoming unpacked into message objects`, r.workerPostUs.p50, r.workerPostUs.p90, r.workerPostUs.p99, r.workerPostUs.mean]);
     }
     const first = runs[0].report;
     return {
@@ -141,6 +144,7 @@ export const browserFrameCostSuite: Suite = {
         'Frames run from a 60 Hz timer on the page\'s main thread, timed around runCallbacks() and flush() as the Node hub is; the page, its 32 peers (one Node process) and the relay share the same 2 cores, so preemption shows in the tail.',
         `The floor is measured in the same page after the window: the same number of sends of the same size on a bare ${LINKS.join(' / ')} link to a sink on 127.0.0.1 that discards them, plus one ChaCha20-Poly1305 seal per datagram out and one open per datagram in through the hub's own AEAD backend (noble by default in a page; libsodium's WebAssembly build after useLibsodium(), same bytes).`,
         'WebCrypto AES-GCM is asynchronous: its row is the wall time until all of one frame\'s operations resolved, not main-thread time; adopting it would change the wire (a different AEAD) for every platform or need a negotiated suite.',
+        `Manager in a Web Worker (not built; measured so the choice is made on figures): its row is the least the game's main thread would still pay a frame, posting the frame's messages in one transferred buffer and unpacking as many incoming ones; a design would also have to answer sendMessage(), openPeer() and the other calls with their Result synchronously on the main thread (a mirror of the worker's state) and keep every event inside runCallbacks(). ${workerLinks === null ? 'Worker links: not probed.' : `In this Chromium a dedicated worker has RTCPeerConnection: ${workerLinks.rtcPeerConnection ? 'yes' : 'no'}; WebSocket: ${workerLinks.webSocket ? 'yes' : 'no'}; an RTCDataChannel made on the page transfers into it: ${workerLinks.dataChannelTransfers ? 'yes' : 'no'} (so WebRTC would have its PeerConnection and signalling on the page).`}`,
       ],
       data: { runs },
     };
