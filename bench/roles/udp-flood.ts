@@ -134,6 +134,10 @@ export const udpFloodRole: RoleFactory = async (options: UdpFloodOptions) => {
       socket.on('message', (datagram: Buffer) => {
         if (datagram[0] === RelayType.Delivery || datagram[0] === BARE_DATA) {
           if (options.aead === true) {
+            if (datagram.length < DATA_HEADER + AEAD_HEADER + TAG_BYTES) {
+              openFailures++;
+              return;
+            }
             // The nonce travels in the associated data's last 4 bytes (our DATA header does the same with its packet number).
             receiveNonceView.setUint32(8, datagram.readUInt32BE(DATA_HEADER + 2));
             const aad = datagram.subarray(DATA_HEADER, DATA_HEADER + AEAD_HEADER);
