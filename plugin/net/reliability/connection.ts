@@ -398,10 +398,8 @@ export class ReliableConnection {
           continue;
         }
         for (const chunk of message.chunks) {
-          const frame = chunk.frame();
-          const size = frameSize(frame);
-          if (assembler.add(frame, size) === null) break;
-          this.charge(size, false);
+          if (assembler.addChunk(chunk) === null) break;
+          this.charge(chunk.frameBytes, false);
         }
       }
     }
@@ -447,13 +445,11 @@ export class ReliableConnection {
   }
 
   private sendChunk(chunk: OutboundChunk): boolean {
-    const frame = chunk.frame();
-    const size = frameSize(frame);
-    const packet = this.assembler.add(frame, size);
+    const packet = this.assembler.addChunk(chunk);
     if (packet === null) return false;
     if (this.outbound.onChunkSent(chunk, packet.packetNumber)) packet.resend = true;
     packet.chunks.push(chunk);
-    this.charge(size, true);
+    this.charge(chunk.frameBytes, true);
     return true;
   }
 

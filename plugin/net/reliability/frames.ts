@@ -90,21 +90,24 @@ export function frameSize(frame: Frame): number {
     case 'ack':
       return ackSize(frame, frame.ranges.length);
     case 'message':
-      return 2 + varintSize(frame.sequence) + varintSize(frame.data.length) + frame.data.length;
+      return messageFrameSize(frame.sequence, frame.data.length);
     case 'fragment':
-      return (
-        2 +
-        varintSize(frame.sequence) +
-        varintSize(frame.fragmentIndex) +
-        varintSize(frame.fragmentCount) +
-        varintSize(frame.data.length) +
-        frame.data.length
-      );
+      return fragmentFrameSize(frame.sequence, frame.fragmentIndex, frame.fragmentCount, frame.data.length);
     case 'ping':
       return 1;
     case 'close':
       return 2;
   }
+}
+
+/** Bytes of a MESSAGE frame (at most: as MESSAGE_NEXT it takes fewer). */
+export function messageFrameSize(sequence: number, length: number): number {
+  return 2 + varintSize(sequence) + varintSize(length) + length;
+}
+
+/** Bytes of a FRAGMENT frame. */
+export function fragmentFrameSize(sequence: number, fragmentIndex: number, fragmentCount: number, length: number): number {
+  return 2 + varintSize(sequence) + varintSize(fragmentIndex) + varintSize(fragmentCount) + varintSize(length) + length;
 }
 
 /**
@@ -134,7 +137,7 @@ export function writeFrame(writer: ByteWriter, frame: Frame): void {
       return;
     }
     case 'message':
-      writer.u8(FrameType.Message).u8(channelByte(frame.channelId, frame.reliable)).varint(frame.sequence).varint(frame.data.length).bytes(frame.data);
+      writeMessage(writer, frame.channelId, frame.reliable, frame.sequence, frame.data, false);
       return;
     case 'fragment':
       if (frame.fragmentCount < 2 || frame.fragmentIndex >= frame.fragmentCount) throw new RangeError('fragment index/count out of range');
@@ -156,6 +159,16 @@ export function writeFrame(writer: ByteWriter, frame: Frame): void {
   }
 }
 
+/**
+ * Appends a MESSAGE frame, or with `next` a MESSAGE_NEXT (the caller has checked that it directly
+ * follows the previous message of its channel in this packet, PROTOCOL.md §6.2). The poll's path
+ * for whole messages: no frame object is built for them.
+ */
+export function writeMessage(writer: ByteWriter, channelId: number, reliable: boolean, sequence: number, data: Uint8Array, next: boolean): void {
+  if (next) writer.u8(FrameType.MessageNext).varint(data.length).bytes(data);
+  else writer.u8(FrameType.Message).u8(channelByte(channelId, reliable)).varint(sequence).varint(data.length).bytes(data);
+}
+
 /** Whether `frame` may be written as MESSAGE_NEXT right after `previous` (PROTOCOL.md §6.2). */
 function continuesMessage(previous: Frame | null, frame: MessageFrame): boolean {
   return (
@@ -173,7 +186,7 @@ function continuesMessage(previous: Frame | null, frame: MessageFrame): boolean 
  */
 export function writeFrameAfter(writer: ByteWriter, frame: Frame, previous: Frame | null): void {
   if (frame.type === 'message' && continuesMessage(previous, frame)) {
-    writer.u8(FrameType.MessageNext).varint(frame.data.length).bytes(frame.data);
+    writeMessage(writer, frame.channelId, frame.reliable, frame.sequence, frame.data, true);
     return;
   }
   writeFrame(writer, frame);

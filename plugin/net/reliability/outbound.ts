@@ -12,7 +12,7 @@ import {
   RELIABLE_WINDOW_MESSAGES,
 } from './constants';
 import { Deque } from './deque';
-import type { DataFrame } from './frames';
+import { fragmentFrameSize, messageFrameSize, type DataFrame } from './frames';
 import { sequenceAdd, sequenceDistance } from './sequence';
 
 /** One frame's worth of a message. */
@@ -21,6 +21,8 @@ export class OutboundChunk {
   /** Number of the newest packet that carried this chunk; -1 before the first send. */
   lastSentPacket = -1;
   queuedForResend = false;
+  /** Bytes its frame takes (set by its message, which knows whether it is fragmented). */
+  frameBytes = 0;
 
   constructor(
     readonly message: OutboundMessage,
@@ -66,6 +68,10 @@ export class OutboundMessage {
       for (let offset = 0, index = 0; offset < data.length; offset += size, index++) {
         this.chunks.push(new OutboundChunk(this, index, offset, Math.min(size, data.length - offset)));
       }
+    }
+    const count = this.chunks.length;
+    for (const chunk of this.chunks) {
+      chunk.frameBytes = count === 1 ? messageFrameSize(sequence, chunk.length) : fragmentFrameSize(sequence, chunk.index, count, chunk.length);
     }
   }
 

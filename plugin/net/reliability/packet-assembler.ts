@@ -1,5 +1,5 @@
 import type { ByteWriter } from '../wire';
-import { isAckEliciting, writeFrameAfter, type Frame } from './frames';
+import { isAckEliciting, writeFrame, writeMessage, type Frame } from './frames';
 import type { OutboundChunk } from './outbound';
 
 /** One packet being filled during a poll. */
@@ -22,15 +22,18 @@ export interface AssembledPacket {
  * One assembler serves poll after poll (begin() resets it): frames are written into one reusable
  * buffer, and a closing packet is copied once into its own datagram buffer, with room before it
  * (`headroom`: the headers the layers below write in place) and after it (`tailroom`: the AEAD
- * tag), so nothing below copies it again. Nothing else is allocated per poll but the packets'
- * bookkeeping.
+ * tag), so nothing below copies it again. Datagram buffers are cut from shared slabs (see
+ * datagramBuffer). Nothing else is allocated per poll but the packets' bookkeeping; a whole
+ * message's chunk is written straight from its fields (addChunk), with no frame object.
  */
 export class PacketAssembler {
   /** EMPTY (shared, never written) until the poll's first packet closes: an idle poll allocates nothing. */
   private packets: AssembledPacket[] = EMPTY;
   private current: AssembledPacket | null = null;
-  /** The frame written last into the open packet, for MESSAGE_NEXT. */
-  private previous: Frame | null = null;
+  /** The MESSAGE written last into the open packet, for MESSAGE_NEXT: its channel (-1: none, or another frame came after it), reliability and sequence. */
+  private previousChannel = -1;
+  private previousReliable = false;
+  private previousSequence = 0;
   private ackElicitingCount = 0;
   private maxBytes = 0;
   private headroom = 0;
@@ -45,7 +48,7 @@ export class PacketAssembler {
     this.tailroom = tailroom;
     this.packets = EMPTY;
     this.current = null;
-    this.previous = null;
+    this.previousChannel = -1;
     this.ackElicitingCount = 0;
     this.maxBytes = maxBytes;
     this.allocatePacketNumber = allocatePacketNumber;
@@ -59,22 +62,54 @@ export class PacketAssembler {
 
   /** Appends `frame` (at most `size` bytes, ≤ maxBytes); returns its packet, or null when no packet number is left. */
   add(frame: Frame, size: number): AssembledPacket | null {
+    const packet = this.open(size);
+    if (packet === null) return null;
+    if (frame.type === 'message') {
+      this.writeMessage(frame.channelId, frame.reliable, frame.sequence, frame.data);
+    } else {
+      writeFrame(this.writer, frame);
+      this.previousChannel = -1;
+    }
+    if (!packet.ackEliciting && isAckEliciting(frame)) this.markAckEliciting(packet);
+    if (frame.type === 'ack') packet.ackLargest = frame.ranges[0].largest;
+    return packet;
+  }
+
+  /** Appends `chunk`'s frame (chunk.frameBytes at most, ≤ maxBytes), as add() would; a whole message is written from its fields. */
+  addChunk(chunk: OutboundChunk): AssembledPacket | null {
+    const message = chunk.message;
+    if (message.chunks.length !== 1) return this.add(chunk.frame(), chunk.frameBytes);
+    const packet = this.open(chunk.frameBytes);
+    if (packet === null) return null;
+    this.writeMessage(message.channelId, message.reliable, message.sequence, message.data);
+    if (!packet.ackEliciting) this.markAckEliciting(packet);
+    return packet;
+  }
+
+  /** The open packet with room for `size` more bytes: the current one, or a new one after closing it. */
+  private open(size: number): AssembledPacket | null {
     if (this.current !== null && this.writer.length + size > this.maxBytes) this.close();
-    if (this.current === null) {
-      const packetNumber = this.allocatePacketNumber();
-      if (packetNumber === null) return null;
-      this.writer.reset();
-      this.previous = null;
-      this.current = { packetNumber, datagram: NO_BYTES, payload: NO_BYTES, ackEliciting: false, chunks: [], resend: false, ackLargest: -1 };
-    }
-    writeFrameAfter(this.writer, frame, this.previous);
-    this.previous = frame;
-    if (!this.current.ackEliciting && isAckEliciting(frame)) {
-      this.current.ackEliciting = true;
-      this.ackElicitingCount++;
-    }
-    if (frame.type === 'ack') this.current.ackLargest = frame.ranges[0].largest;
+    if (this.current !== null) return this.current;
+    const packetNumber = this.allocatePacketNumber();
+    if (packetNumber === null) return null;
+    this.writer.reset();
+    this.previousChannel = -1;
+    this.current = { packetNumber, datagram: NO_BYTES, payload: NO_BYTES, ackEliciting: false, chunks: [], resend: false, ackLargest: -1 };
     return this.current;
+  }
+
+  /** A MESSAGE, or MESSAGE_NEXT when it directly follows the previous message of its channel in this packet (PROTOCOL.md §6.2). */
+  private writeMessage(channelId: number, reliable: boolean, sequence: number, data: Uint8Array): void {
+    const next = this.previousChannel === channelId && this.previousReliable === reliable && ((this.previousSequence + 1) >>> 0) === sequence;
+    writeMessage(this.writer, channelId, reliable, sequence, data, next);
+    this.previousChannel = channelId;
+    this.previousReliable = reliable;
+    this.previousSequence = sequence;
+  }
+
+  private markAckEliciting(packet: AssembledPacket): void {
+    packet.ackEliciting = true;
+    this.ackElicitingCount++;
   }
 
   /** The packets, closed. */
@@ -89,7 +124,7 @@ export class PacketAssembler {
   private close(): void {
     if (this.current === null) return;
     const length = this.writer.length;
-    const datagram = new Uint8Array(this.headroom + length + this.tailroom);
+    const datagram = datagramBuffer(this.headroom + length + this.tailroom);
     datagram.set(this.writer.view(), this.headroom);
     this.current.datagram = datagram;
     this.current.payload = this.headroom === 0 && this.tailroom === 0 ? datagram : datagram.subarray(this.headroom, this.headroom + length);
@@ -100,6 +135,27 @@ export class PacketAssembler {
 }
 
 const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Datagram buffers are cut from shared slabs of this size: one allocation (an ArrayBuffer outside
+ * the JS heap, zeroed) per slab instead of one per packet, which cost more than the copy into it.
+ * A range is handed out once and never reused, so a datagram a socket still holds is never
+ * overwritten; a slab is freed with the last datagram cut from it.
+ */
+const SLAB_BYTES = 16 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+function datagramBuffer(bytes: number): Uint8Array {
+  if (bytes > SLAB_BYTES / 4) return new Uint8Array(bytes);
+  if (slabUsed + bytes > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const datagram = slab.subarray(slabUsed, slabUsed + bytes);
+  slabUsed += bytes;
+  return datagram;
+}
 
 /** Never pushed to (close() swaps in a fresh array first). */
 const EMPTY: AssembledPacket[] = [];
