@@ -36,8 +36,10 @@ export interface MeshOptions {
   reportEveryMs?: number;
   /**
    * The receive handler stamps messages with the clock read once before each runCallbacks()
-   * instead of once per message (frame-cost: the handler runs inside the timed call, and a game's
-   * handler is not the library's cost). Latencies then end at the start of the delivering call.
+   * instead of once per message, and only keeps each message, as a game's subscriber hands it to
+   * its systems; counting, latency and order checks run after flush(), outside the timed calls
+   * (frame-cost: the handler runs inside runCallbacks(), and a game's handler is not the library's
+   * cost). Latencies then end at the start of the delivering call.
    */
   clockPerFrame?: boolean;
   /** 'libsodium': call useLibsodium() before the managers exist (the packet AEAD of managers and floors). */
@@ -200,8 +202,26 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
   };
   const header = new Uint8Array(HEADER_BYTES);
   const headerView = new DataView(header.buffer);
-  const onMessage = (local: number) => (message: NetworkMessage): void => {
-    const now = options.clockPerFrame ? frameClockMs : monotonicMs();
+  // clockPerFrame: messages kept by the handler, analysed after the frame's flush() (drained every
+  // frame, so bounded by what one frame delivers).
+  const keptMessages: NetworkMessage[] = [];
+  const keptLocals: number[] = [];
+  const keptClockMs: number[] = [];
+  const analyseKept = (): void => {
+    for (let i = 0; i < keptMessages.length; i++) analyse(keptLocals[i], keptMessages[i], keptClockMs[i]);
+    keptMessages.length = 0;
+    keptLocals.length = 0;
+    keptClockMs.length = 0;
+  };
+  const onMessage = (local: number) =>
+    options.clockPerFrame
+      ? (message: NetworkMessage): void => {
+          keptMessages.push(message);
+          keptLocals.push(local);
+          keptClockMs.push(frameClockMs);
+        }
+      : (message: NetworkMessage): void => analyse(local, message, monotonicMs());
+  const analyse = (local: number, message: NetworkMessage, now: number): void => {
     const data = message.data;
     if (message.channelId === bulkReceive.channel) {
       if (bulkReceive.receivedBytes === 0) bulkReceive.firstAtMs = now;
@@ -350,6 +370,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
     const t2 = performance.now();
     for (const m of managers) m.flush();
     const t3 = performance.now();
+    analyseKept();
     frames++;
     frameUs.add(((t1 - t0) + (t3 - t2)) * 1000);
     frameTotalUs.add((t3 - t0) * 1000);
@@ -370,6 +391,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
   frame();
   const pollTimer = options.pollMs ? setInterval(() => {
     for (const m of managers) runCallbacks(m);
+    analyseKept();
   }, options.pollMs) : null;
   const reportTimer = options.reportEveryMs ? setInterval(() => emit('tick', snapshotCounters()), options.reportEveryMs) : null;
 

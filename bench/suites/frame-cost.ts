@@ -117,7 +117,7 @@ export const frameCostSuite: Suite = {
       notes: [
         'Wall time around the calls, in the hub process, which holds only this manager; the 32 peers run in another process and the relay in a third, all on the same 2 cores (and whatever else the machine runs), so preemption shows in the tail.',
         `The floor is what any stack that encrypts each datagram pays a frame: the same number of datagram sends of the same size through a bare connected dgram socket, plus one ChaCha20-Poly1305 seal per datagram out and one open per datagram in, of the same sizes, through the same crypto backend (${backend}) as the manager, in the hub process, timed the same way.`,
-        'The hub\'s message$ handler (the harness: counts, order checks) runs inside the timed runCallbacks(); it reads the clock once a frame and allocates nothing per message, so what is timed is the library plus a lean game handler.',
+        'The hub\'s message$ handler runs inside the timed runCallbacks() and only keeps each message, as a game\'s subscriber hands messages to its systems; the harness counts them, checks their order and takes latencies after flush(), outside the timed calls. What is timed is the library plus that push.',
         `With useLibsodium() (a second run, same workload): ${(sodium.results.frameUs.p50 / 1000).toFixed(2)} ms a frame against ${frameMs.toFixed(2)} ms with ${backend}, ${ratio(sodium.results.frameUs.p50, sodium.floor.p50).toFixed(2)}× its own floor of ${(sodium.floor.p50 / 1000).toFixed(2)} ms; the target is checked on the default backend.`,
         'Process CPU per frame also counts what happens outside the two calls: UDP receive callbacks (one copy per datagram), timers and GC.',
       ],
