@@ -25,6 +25,7 @@ async function measure(context: SuiteContext, aead: Aead, profile: boolean) {
   const windowMs = context.quick ? 3000 : 8000;
   const relay = await spawnRole<RelayRoleInfo>('relay', BENCH_RELAY_OPTIONS, { nodeFlags: context.childFlags });
   let meshes: MeshChild[] = [];
+  let sink: Awaited<ReturnType<typeof spawnRole<BareForwarderInfo>>> | null = null;
   try {
     meshes = await startMeshChildren(
       [
@@ -47,6 +48,17 @@ async function measure(context: SuiteContext, aead: Aead, profile: boolean) {
     };
     await Promise.all(meshes.map((m) => m.child.call('setTraffic', traffic)));
     await sleep(warmupMs);
+    // A short calibration gives the floor its sizes: this workload's DATA datagrams out and datagrams in, per frame.
+    sink = await spawnRole<BareForwarderInfo>('bare-udp-forwarder', {});
+    await hub.child.call('resetStats');
+    await sleep(context.quick ? 500 : 1000);
+    const calibration = await hub.child.call<MeshResults>('results');
+    const w0 = calibration.wire[0];
+    const frames0 = Math.max(1, calibration.frames);
+    const floorArgs = { port: sink.info.port, datagramsPerFrame: Math.round(w0.dataDatagramsOut / frames0), bytes: Math.round(w0.dataBytesOut / Math.max(1, w0.dataDatagramsOut)), frames: context.quick ? 60 : 240 };
+    const opens = { opensPerFrame: Math.round(w0.datagramsIn / frames0), openBytes: Math.round(w0.bytesIn / Math.max(1, w0.datagramsIn)) };
+    // The floor runs in every frame of the window, half a frame after the manager's calls (paired).
+    await hub.child.call('startPairedFloor', { ...floorArgs, aead: opens });
     await Promise.all(meshes.map((m) => m.child.call('resetStats')));
     const profileDir = profile ? context.profileDir : undefined;
     if (profileDir) await Promise.all([hub.child.call('profileStart'), relay.call('profileStart')]);
@@ -58,22 +70,17 @@ async function measure(context: SuiteContext, aead: Aead, profile: boolean) {
       await relay.call('profileStop', { file: path.join(profileDir, 'frame-cost-relay.cpuprofile') });
     }
     const results = await hub.child.call<MeshResults>('results');
+    const floor = await hub.child.call<Distribution>('stopPairedFloor');
     const remoteResults = await remotes.child.call<MeshResults>('results');
     await Promise.all(meshes.map((m) => m.child.call('setTraffic', null)));
-    // The floor: the same datagrams a frame through a bare socket to a bare forwarder (which drops them).
-    const sink = await spawnRole<BareForwarderInfo>('bare-udp-forwarder', {});
-    const w0 = results.wire[0];
-    const floorArgs = { port: sink.info.port, datagramsPerFrame: Math.round(w0.dataDatagramsOut / results.frames), bytes: Math.round(w0.dataBytesOut / Math.max(1, w0.dataDatagramsOut)), frames: context.quick ? 60 : 240 };
-    const opens = { opensPerFrame: Math.round(w0.datagramsIn / results.frames), openBytes: Math.round(w0.bytesIn / Math.max(1, w0.datagramsIn)) };
+    // Sockets alone, for scale: the same datagrams a frame through a bare socket, once the workload has stopped.
     const socketsOnly = await hub.child.call<Distribution>('udpFloor', floorArgs);
-    const floor = await hub.child.call<Distribution>('udpFloor', { ...floorArgs, aead: opens });
     const backend = (await hub.child.call<{ name: string }>('cryptoBackend')).name;
-    await sink.stop();
     const cpu = cpuBetween(before, after);
     const cpuPerFrameUs = (cpu.cpuS * 1e6) / Math.max(1, results.frames);
     return { windowMs, results, remoteResults, floorArgs, opens, socketsOnly, floor, backend, cpu, cpuPerFrameUs };
   } finally {
-    await stopAll([...meshes.map((m) => m.child), relay]);
+    await stopAll([...meshes.map((m) => m.child), relay, ...(sink !== null ? [sink] : [])]);
   }
 }
 
@@ -116,10 +123,10 @@ export const frameCostSuite: Suite = {
       targets,
       notes: [
         'Wall time around the calls, in the hub process, which holds only this manager; the 32 peers run in another process and the relay in a third, all on the same 2 cores (and whatever else the machine runs), so preemption shows in the tail.',
-        `The floor is what any stack that encrypts each datagram pays a frame: the same number of datagram sends of the same size through a bare connected dgram socket, plus one ChaCha20-Poly1305 seal per datagram out and one open per datagram in, of the same sizes, through the same crypto backend (${backend}) as the manager, in the hub process, timed the same way.`,
+        `The floor is what any stack that encrypts each datagram pays a frame: the same number of datagram sends of the same size through a bare connected dgram socket, plus one ChaCha20-Poly1305 seal per datagram out and one open per datagram in, of the same sizes, through the same crypto backend (${backend}) as the manager, in the hub process, timed the same way, in every frame of the measured window, half a frame after the manager's calls (as cold as they are; right after them it ran warm and faster): paired, so a drift in the machine's speed moves both (measured a few seconds apart, the floor alone moved 0.73–1.13 ms between runs). Sockets alone is measured after the workload stops.`,
         'The hub\'s message$ handler runs inside the timed runCallbacks() and only keeps each message, as a game\'s subscriber hands messages to its systems; the harness counts them, checks their order and takes latencies after flush(), outside the timed calls. What is timed is the library plus that push.',
         `With useLibsodium() (a second run, same workload): ${(sodium.results.frameUs.p50 / 1000).toFixed(2)} ms a frame against ${frameMs.toFixed(2)} ms with ${backend}, ${ratio(sodium.results.frameUs.p50, sodium.floor.p50).toFixed(2)}× its own floor of ${(sodium.floor.p50 / 1000).toFixed(2)} ms; the target is checked on the default backend.`,
-        'Process CPU per frame also counts what happens outside the two calls: UDP receive callbacks (one copy per datagram), timers and GC.',
+        'Process CPU per frame also counts what happens outside the two calls: UDP receive callbacks (one copy per datagram), timers, GC, the harness\'s analysis and the paired floor\'s own operations (about the floor\'s median again).',
       ],
       data: { floorUs: floor, socketsOnlyUs: socketsOnly, cryptoBackend: backend, hub: results, remotes: { frames: remoteResults.frames, lateFrames: remoteResults.lateFrames, frameUs: remoteResults.frameUs }, cpu, windowMs, libsodium: { frameUs: sodium.results.frameUs, floorUs: sodium.floor, backend: sodium.backend } },
     };
