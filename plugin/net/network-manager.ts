@@ -532,7 +532,7 @@ export class NetworkManager {
     if (type === PeerPacketType.Data) {
       for (const link of claimants) {
         if (link.sessionHigh !== high) continue;
-        const opened = link.session.open(datagram.payload);
+        const opened = link.session.open(datagram.payload, now);
         // The session counts its own refusals (data-auth, data-replay, …).
         if (opened.ok) {
           // Arrival time, never after this frame's: the ack delay then includes the wait for runCallbacks().
@@ -618,7 +618,7 @@ export class NetworkManager {
       this.setState(link, 'closed', 'packet numbers exhausted (2^53); open the peer again');
       return;
     }
-    for (const packet of link.connection.poll(now)) this.sealAndSend(link, packet);
+    for (const packet of link.connection.poll(now)) this.sealAndSend(link, packet, now);
   }
 
   private flushClosing(now: number): void {
@@ -627,7 +627,7 @@ export class NetworkManager {
     for (const entry of this.closing) {
       if (this.relay.registration !== null) {
         const packet = entry.link.connection.closePacket(0, now);
-        if (packet !== null) this.sealAndSend(entry.link, packet);
+        if (packet !== null) this.sealAndSend(entry.link, packet, now);
       }
       entry.repeatsLeft--;
       if (entry.repeatsLeft > 0) stillClosing.push(entry);
@@ -641,8 +641,8 @@ export class NetworkManager {
    * relay and DATA headers; the DATA header and tag are written and the frames sealed in place,
    * then the relay header, and that same buffer goes to the socket.
    */
-  private sealAndSend(link: PeerLink, packet: OutgoingPacket): void {
-    link.session.sealInPlace(packet.packetNumber, packet.datagram, RELAY_HEADER_BYTES, packet.payload.length);
+  private sealAndSend(link: PeerLink, packet: OutgoingPacket, now: number): void {
+    link.session.sealInPlace(packet.packetNumber, packet.datagram, RELAY_HEADER_BYTES, packet.payload.length, now);
     if (this.relay.sendInPlace(link.sessionIdBytes, packet.datagram)) link.counters.sentBytes += packet.datagram.length;
   }
 

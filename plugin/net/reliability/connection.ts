@@ -321,7 +321,7 @@ export class ReliableConnection {
   }
 
   private detectLosses(now: number): void {
-    const { lost } = this.sent.detectLosses(now, this.rtt.lossDelayMs(), this.rtt.smoothedMs);
+    const lost = this.sent.detectLosses(now, this.rtt.lossDelayMs(), this.rtt.smoothedMs);
     if (lost.length === 0) return;
     for (const packet of lost) {
       for (const chunk of packet.chunks) this.outbound.requeue(chunk, packet.packetNumber);

@@ -86,9 +86,9 @@ export class SentPacketLog {
    * Packets declared lost that `ranges` acknowledge after all (they were late, not lost), each
    * returned once, ascending. Call with the same ranges as onAck.
    */
-  spuriouslyLost(ranges: readonly AckRange[]): SentPacket[] {
+  spuriouslyLost(ranges: readonly AckRange[]): readonly SentPacket[] {
     const lost = this.recentlyLost;
-    if (lost.length === 0 || ranges.length === 0) return [];
+    if (lost.length === 0 || ranges.length === 0) return NONE;
     let found: SentPacket[] | null = null;
     let kept = 0;
     const gaps = this.recentlyLostGap;
@@ -106,17 +106,17 @@ export class SentPacketLog {
     }
     lost.length = kept;
     gaps.length = kept;
-    return found ?? [];
+    return found ?? NONE;
   }
 
   /**
    * Declares lost every packet below the largest acknowledged one that is the reordering threshold
    * (PACKET_THRESHOLD at first) numbers behind it or was sent `lossDelayMs` (plus the adapted
-   * extra, in `rttMs`) or more ago. Returns them, and when the next one would be.
+   * extra, in `rttMs`) or more ago. Returns them, ascending (a shared empty array when none: it
+   * runs on every ACK and every poll).
    */
-  detectLosses(now: number, lossDelayMs: number, rttMs = 0): { lost: SentPacket[]; nextLossTime: number } {
-    const lost: SentPacket[] = [];
-    let nextLossTime = Infinity;
+  detectLosses(now: number, lossDelayMs: number, rttMs = 0): readonly SentPacket[] {
+    let lost: SentPacket[] | null = null;
     const delay = lossDelayMs + this.timeThresholdExtra * rttMs;
     for (let i = this.head; i < this.packets.length; i++) {
       const packet = this.packets[i];
@@ -126,19 +126,17 @@ export class SentPacketLog {
       const byNumber = gap >= this.packetThreshold;
       if (byNumber || packet.sentTime <= now - delay) {
         this.finish(packet);
-        lost.push(packet);
+        (lost ??= []).push(packet);
         this.recentlyLost.push(packet);
         this.recentlyLostGap.push(byNumber ? gap : 0);
         if (this.recentlyLost.length > REMEMBERED_LOSSES) {
           this.recentlyLost.shift();
           this.recentlyLostGap.shift();
         }
-      } else {
-        nextLossTime = Math.min(nextLossTime, packet.sentTime + delay);
       }
     }
     this.compact();
-    return { lost, nextLossTime };
+    return lost ?? NONE;
   }
 
   /** Packets still in flight, oldest first. */
@@ -176,6 +174,9 @@ export class SentPacketLog {
     }
   }
 }
+
+/** Returned for "none": never written to. */
+const NONE: readonly SentPacket[] = Object.freeze([]);
 
 /** Whether descending `ranges` hold `packetNumber`. */
 function covers(ranges: readonly AckRange[], packetNumber: number): boolean {
