@@ -22,11 +22,12 @@ const MAX_CHANNEL_ID = 127;
 
 type OpenedPacket = Extract<OpenResult, { ok: true }>;
 
+/** Events for runCallbacks() to emit, in order; a message is queued as itself (no wrapper per message). */
 type QueuedEvent =
   | { kind: 'route'; route: string }
   | { kind: 'state'; change: PeerStateChange }
-  | { kind: 'message'; message: NetworkMessage }
-  | { kind: 'relay'; status: RelayStatus };
+  | { kind: 'relay'; status: RelayStatus }
+  | NetworkMessage;
 
 interface InboundDatagram {
   /** The source relay session id as two u32. */
@@ -92,6 +93,8 @@ export class NetworkManager {
   private inbox: InboundDatagram[] = [];
   /** Events made outside runCallbacks() (socket callbacks, flush) wait here for the next one. */
   private pendingEvents: QueuedEvent[] = [];
+  /** Peers removed so far (runCallbacks() compares it to know whether any went during its call). */
+  private peerRemovals = 0;
   private route: string | null = null;
   private refusedReason: string | null = null;
   private relayStatus: RelayStatus;
@@ -181,6 +184,8 @@ export class NetworkManager {
   runCallbacks(): Result {
     if (this.disposed) return Result.NotRunning;
     const now = this.clock.now();
+    // Every message queued below comes from a peer open when it was queued.
+    const removalsAtStart = this.peerRemovals;
     const inbox = this.inbox;
     this.inbox = [];
     for (const datagram of inbox) this.handleInbound(datagram, now);
@@ -190,7 +195,9 @@ export class NetworkManager {
     this.pendingEvents = [];
     for (const event of events) {
       if (this.disposed) break;
-      this.emit(event);
+      // Only once a peer was removed in this call (a CLOSE, a handler's closePeer) is each
+      // message's peer looked up, not once per message in every frame.
+      this.emit(event, this.peerRemovals !== removalsAtStart);
     }
     return Result.Ok;
   }
@@ -498,6 +505,7 @@ export class NetworkManager {
    * flushes, and its session keys are erased after the last; otherwise they are erased now.
    */
   private removePeer(link: PeerLink, closeRepeats = 0): void {
+    this.peerRemovals++;
     this.peers.delete(link.peerId);
     this.cutOffByRelay.delete(link);
     this.unbindSession(link);
@@ -599,7 +607,7 @@ export class NetworkManager {
 
   private collectDelivered(link: PeerLink): void {
     for (const message of link.connection.takeDelivered()) {
-      this.pendingEvents.push({ kind: 'message', message: { peerId: link.peerId, channelId: message.channelId, data: message.data } });
+      this.pendingEvents.push({ peerId: link.peerId, channelId: message.channelId, data: message.data });
     }
   }
 
@@ -661,7 +669,13 @@ export class NetworkManager {
     this.pendingEvents.push({ kind: 'state', change: reason !== undefined ? { peerId: link.peerId, state, reason } : { peerId: link.peerId, state } });
   }
 
-  private emit(event: QueuedEvent): void {
+  /** `checkPeer`: a peer was removed since the events were taken, so each message's peer is looked up. */
+  private emit(event: QueuedEvent, checkPeer: boolean): void {
+    if (!('kind' in event)) {
+      // A message for a peer closed earlier in this same frame is not delivered.
+      if (!checkPeer || this.peers.has(event.peerId)) this.messageSubject.next(event);
+      return;
+    }
     switch (event.kind) {
       case 'route':
         this.routeSubject.next(event.route);
@@ -671,10 +685,6 @@ export class NetworkManager {
         break;
       case 'relay':
         this.relayStateSubject.next(event.status);
-        break;
-      case 'message':
-        // A message for a peer closed earlier in this same frame is not delivered.
-        if (this.peers.has(event.message.peerId)) this.messageSubject.next(event.message);
         break;
     }
   }

@@ -277,6 +277,36 @@ describe('NetworkManager in virtual time over the MemorySwitch', function () {
     expect(b.messages.map((m) => indexOf(m.data))).to.deep.equal([0, 1, 2]);
   });
 
+  it('a handler that closes a peer gets none of that peer\'s later messages from the same runCallbacks(), and other peers\' messages still arrive', () => {
+    const sw = new MemorySwitch({ seed: 33 });
+    const a = virtualPeer(sw, { identity: seededIdentity('a 33') });
+    const b = virtualPeer(sw, { identity: seededIdentity('b 33') });
+    const c = virtualPeer(sw, { identity: seededIdentity('c 33') });
+    peers.push(a, b, c);
+    registerVirtual(sw, [a, b, c]);
+    connectPair(a, b, [{ id: 1, reliable: true }]);
+    connectPair(c, b, [{ id: 1, reliable: true }]);
+    pumpVirtual(sw, [a, b, c], 'both pairs connected', () => isConnected(b, a.id) && isConnected(b, c.id), { maxFrames: 2000 });
+    const seen: string[] = [];
+    b.net.message$.subscribe((m) => {
+      seen.push(`${m.peerId === a.id ? 'a' : 'c'}${indexOf(m.data)}`);
+      if (m.peerId === a.id && indexOf(m.data) === 1) expect(b.net.closePeer(a.id)).to.equal(Result.Ok);
+    });
+    for (let i = 0; i < 5; i++) a.net.sendMessage(b.id, 1, numbered(i));
+    for (let i = 0; i < 3; i++) c.net.sendMessage(b.id, 1, numbered(i));
+    a.net.flush();
+    c.net.flush();
+    sw.advance(1);
+    b.net.runCallbacks();
+    expect(seen).to.deep.equal(['a0', 'a1', 'c0', 'c1', 'c2']);
+    // Without a removal the same path delivers everything (the lookup is skipped, not the message).
+    for (let i = 3; i < 6; i++) c.net.sendMessage(b.id, 1, numbered(i));
+    c.net.flush();
+    sw.advance(1);
+    b.net.runCallbacks();
+    expect(seen.slice(5)).to.deep.equal(['c3', 'c4', 'c5']);
+  });
+
   // Found by the route fuzzing: a route may name any relay session (routes are public); the
   // manager's session → peer table used to keep one peer per session, so the newest claim took it
   // and cut the owner off, for good once the claimant was closed.
