@@ -6,6 +6,10 @@ export type PeerId = bigint;
 export interface NetworkMessage {
   peerId: PeerId;
   channelId: number;
+  /**
+   * The message's bytes, the receiver's to keep and change. Above 64 bytes it may be a view into a
+   * buffer shared with other messages of the same datagram: slice() it before transferring its buffer.
+   */
   data: Uint8Array;
 }
 
