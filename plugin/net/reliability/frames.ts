@@ -169,15 +169,13 @@ export function writeMessage(writer: ByteWriter, channelId: number, reliable: bo
   else writer.u8(FrameType.Message).u8(channelByte(channelId, reliable)).varint(sequence).varint(data.length).bytes(data);
 }
 
-/** Whether `frame` may be written as MESSAGE_NEXT right after `previous` (PROTOCOL.md §6.2). */
-function continuesMessage(previous: Frame | null, frame: MessageFrame): boolean {
-  return (
-    previous !== null &&
-    previous.type === 'message' &&
-    previous.channelId === frame.channelId &&
-    previous.reliable === frame.reliable &&
-    ((previous.sequence + 1) >>> 0) === frame.sequence
-  );
+/**
+ * Whether a message may be written as MESSAGE_NEXT right after the MESSAGE (channel, reliability,
+ * sequence) written just before it in the same packet (PROTOCOL.md §6.2). `previousChannel` -1:
+ * the frame before was not a message, or there was none.
+ */
+export function continuesMessage(previousChannel: number, previousReliable: boolean, previousSequence: number, channelId: number, reliable: boolean, sequence: number): boolean {
+  return previousChannel === channelId && previousReliable === reliable && ((previousSequence + 1) >>> 0) === sequence;
 }
 
 /**
@@ -185,7 +183,7 @@ function continuesMessage(previous: Frame | null, frame: MessageFrame): boolean 
  * the start of a packet): as MESSAGE_NEXT where that is allowed, else as writeFrame does.
  */
 export function writeFrameAfter(writer: ByteWriter, frame: Frame, previous: Frame | null): void {
-  if (frame.type === 'message' && continuesMessage(previous, frame)) {
+  if (frame.type === 'message' && previous !== null && previous.type === 'message' && continuesMessage(previous.channelId, previous.reliable, previous.sequence, frame.channelId, frame.reliable, frame.sequence)) {
     writeMessage(writer, frame.channelId, frame.reliable, frame.sequence, frame.data, true);
     return;
   }

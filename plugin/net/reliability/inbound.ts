@@ -82,8 +82,8 @@ class PacketCopy {
 
   copy(data: Uint8Array): Uint8Array {
     if (data.length <= OWN_COPY_MAX_BYTES || this.largeBytes === 0) return data.slice();
+    // Sized for all of them, so each fits.
     if (this.buffer === null) this.buffer = new Uint8Array(this.largeBytes);
-    if (this.used + data.length > this.buffer.length) return data.slice(); // never: sized for all of them
     const copy = this.buffer.subarray(this.used, this.used + data.length);
     copy.set(data);
     this.used += data.length;

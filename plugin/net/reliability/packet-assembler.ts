@@ -1,5 +1,5 @@
 import type { ByteWriter } from '../wire';
-import { isAckEliciting, writeFrame, writeMessage, type Frame } from './frames';
+import { continuesMessage, isAckEliciting, writeFrame, writeMessage, type Frame } from './frames';
 import type { OutboundChunk } from './outbound';
 
 /** One packet being filled during a poll. */
@@ -100,7 +100,7 @@ export class PacketAssembler {
 
   /** A MESSAGE, or MESSAGE_NEXT when it directly follows the previous message of its channel in this packet (PROTOCOL.md §6.2). */
   private writeMessage(channelId: number, reliable: boolean, sequence: number, data: Uint8Array): void {
-    const next = this.previousChannel === channelId && this.previousReliable === reliable && ((this.previousSequence + 1) >>> 0) === sequence;
+    const next = continuesMessage(this.previousChannel, this.previousReliable, this.previousSequence, channelId, reliable, sequence);
     writeMessage(this.writer, channelId, reliable, sequence, data, next);
     this.previousChannel = channelId;
     this.previousReliable = reliable;
