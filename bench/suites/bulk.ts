@@ -6,7 +6,7 @@
  * encrypted floor: what per-datagram encryption alone leaves of the bare rate.
  */
 import * as path from 'path';
-import { counterDelta, spawnRole, stopAll, type RoleChild } from '../lib/child';
+import { counterDelta, cpuBetween, spawnRole, stopAll, type RoleChild } from '../lib/child';
 import { cryptoBackendName } from '../../plugin/net/crypto/primitives';
 import { connectPairs, startMeshChildren, type MeshChild, type MeshResults } from '../lib/mesh-setup';
 import type { BenchResult, TargetCheck } from '../lib/report';
@@ -17,6 +17,7 @@ import type { RelayRoleInfo } from '../roles/relay';
 import type { TcpForwarderInfo } from '../roles/tcp-forwarder';
 
 const MiB = 1024 * 1024;
+const pct = (share: number): string => `${Math.round(share * 100)}%`;
 /**
  * Both managers run a frame every millisecond, the fastest cadence a game loop uses. Frames back
  * to back (setImmediate) spin both processes at 100% on this 2-core machine and starve the relay
@@ -26,7 +27,7 @@ const BULK_FRAME_HZ = 1000;
 
 type Aead = 'default' | 'libsodium';
 
-async function oursBulk(context: SuiteContext, totalBytes: number, maxMs: number, relayOptions: Record<string, number>, aead: Aead = 'default'): Promise<{ bytesPerS: number; receivedBytes: number; seconds: number; resent: number; sentPackets: number; relayDrops: Record<string, number>; complete: boolean; receiverDrops: Record<string, number>; senderDrops: Record<string, number>; rttMs: number; senderView: string[]; receiverView: string[] }> {
+async function oursBulk(context: SuiteContext, totalBytes: number, maxMs: number, relayOptions: Record<string, number>, aead: Aead = 'default'): Promise<{ bytesPerS: number; receivedBytes: number; seconds: number; resent: number; sentPackets: number; relayDrops: Record<string, number>; complete: boolean; receiverDrops: Record<string, number>; senderDrops: Record<string, number>; rttMs: number; cpuShare: { sender: number; relay: number; receiver: number }; senderView: string[]; receiverView: string[] }> {
   const relay = await spawnRole<RelayRoleInfo>('relay', { ...BENCH_RELAY_OPTIONS, ...relayOptions }, { nodeFlags: context.childFlags });
   let meshes: MeshChild[] = [];
   try {
@@ -41,6 +42,7 @@ async function oursBulk(context: SuiteContext, totalBytes: number, maxMs: number
     const [sender, receiver] = meshes;
     await receiver.child.call('bulkReceive', { channel: 1 });
     if (context.profileDir) await Promise.all([sender.child.call('profileStart'), receiver.child.call('profileStart'), relay.call('profileStart')]);
+    const before = await Promise.all([sender.child.sample(), relay.sample(), receiver.child.sample()]);
     const { startedAtMs } = await sender.child.call<{ startedAtMs: number }>('bulkSend', { link: 0, channel: 1, totalBytes, messageBytes: 64 * 1024 });
     const deadline = performance.now() + maxMs;
     let progress = { receivedBytes: 0, lastAtMs: 0 };
@@ -49,11 +51,14 @@ async function oursBulk(context: SuiteContext, totalBytes: number, maxMs: number
       progress = await receiver.child.call<{ receivedBytes: number; lastAtMs: number }>('bulkProgress');
       if (progress.receivedBytes >= totalBytes) break;
     }
+    const after = await Promise.all([sender.child.sample(), relay.sample(), receiver.child.sample()]);
+    // CPU share of each process from the start of sending to the poll that saw the last byte (that poll adds up to 100 ms of idle).
+    const [senderCpu, relayCpu, receiverCpu] = before.map((b, i) => cpuBetween(b, after[i]).share);
     if (context.profileDir) {
       const dir = context.profileDir;
-      await sender.child.call('profileStop', { file: path.join(dir, 'bulk-sender.cpuprofile') });
-      await receiver.child.call('profileStop', { file: path.join(dir, 'bulk-receiver.cpuprofile') });
-      await relay.call('profileStop', { file: path.join(dir, 'bulk-relay.cpuprofile') });
+      await sender.child.call('profileStop', { file: path.join(dir, `bulk-sender-${aead}.cpuprofile`) });
+      await receiver.child.call('profileStop', { file: path.join(dir, `bulk-receiver-${aead}.cpuprofile`) });
+      await relay.call('profileStop', { file: path.join(dir, `bulk-relay-${aead}.cpuprofile`) });
     }
     const sent = await sender.child.call<MeshResults>('results');
     const got = await receiver.child.call<MeshResults>('results');
@@ -61,7 +66,7 @@ async function oursBulk(context: SuiteContext, totalBytes: number, maxMs: number
     const drops: Record<string, number> = {};
     for (const [k, v] of Object.entries(relayStats.counters)) if (k.startsWith('drop.') && v > 0) drops[k.slice(5)] = v;
     const seconds = ((progress.lastAtMs || performance.now()) - startedAtMs) / 1000;
-    return { bytesPerS: progress.receivedBytes / seconds, receivedBytes: progress.receivedBytes, seconds, resent: sent.peerTotals.resentPackets, sentPackets: sent.peerTotals.sentPackets, relayDrops: drops, complete: progress.receivedBytes >= totalBytes, receiverDrops: got.drops, senderDrops: sent.drops, rttMs: 0, senderView: sent.describe, receiverView: got.describe };
+    return { bytesPerS: progress.receivedBytes / seconds, receivedBytes: progress.receivedBytes, seconds, resent: sent.peerTotals.resentPackets, sentPackets: sent.peerTotals.sentPackets, relayDrops: drops, complete: progress.receivedBytes >= totalBytes, receiverDrops: got.drops, senderDrops: sent.drops, rttMs: 0, cpuShare: { sender: senderCpu, relay: relayCpu, receiver: receiverCpu }, senderView: sent.describe, receiverView: got.describe };
   } finally {
     await stopAll([...meshes.map((m) => m.child), relay]);
   }
@@ -157,7 +162,7 @@ export const bulkSuite: Suite = {
       { what: `bulk reliable throughput (${cryptoBackendName()} AEAD, the default)`, target: '≥ 0.6× bare UDP forwarder bytes/s (1200 B datagrams)', value: r, met: r >= 0.6, note: floorNote(sealed, ours) },
       { what: 'bulk reliable throughput, useLibsodium()', target: '≥ 0.6× bare UDP forwarder bytes/s (1200 B datagrams)', value: rSodium, met: rSodium >= 0.6, note: floorNote(sealedSodium, oursSodium) },
     ];
-    const oursDetail = (o: typeof ours) => `${(o.receivedBytes / MiB).toFixed(0)} MiB in ${o.seconds.toFixed(2)} s, ${o.resent} of ${o.sentPackets} packets resent`;
+    const oursDetail = (o: typeof ours) => `${(o.receivedBytes / MiB).toFixed(0)} MiB in ${o.seconds.toFixed(2)} s, ${o.resent} of ${o.sentPackets} packets resent; CPU while sending: sender ${pct(o.cpuShare.sender)}, relay ${pct(o.cpuShare.relay)}, receiver ${pct(o.cpuShare.receiver)}`;
     const rows: (string | number)[][] = [
       [`switchboard reliable, 64 KiB messages, via relay (rate limits lifted), ${cryptoBackendName()} AEAD`, ours.bytesPerS / MiB, r, oursDetail(ours)],
       ['same, useLibsodium()', oursSodium.bytesPerS / MiB, rSodium, oursDetail(oursSodium)],
