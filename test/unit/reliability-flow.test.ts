@@ -100,6 +100,37 @@ describe('reliability flow (virtual time)', () => {
       expect(large[2]).to.deep.equal(bytes(100, 6));
     });
 
+    it('unreliable messages are copied at send, and copies cut from reused memory stay intact until their poll', () => {
+      const a = new ReliableConnection(defaultReliabilityConfig, 0);
+      const b = new ReliableConnection(defaultReliabilityConfig, 0);
+      b.setChannel(2, false);
+      // One source buffer, rewritten after every send, as a game reuses its snapshot buffer.
+      const source = new Uint8Array(4000);
+      let seed = 12345;
+      const random = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        return seed % n;
+      };
+      const sizes = [1, 64, 65, 200, 1023, 1024, 1025, 3000];
+      for (let round = 0; round < 60; round++) {
+        const expected: Uint8Array[] = [];
+        // Some rounds send nothing: a peer that pauses lets its staging memory go, then comes back.
+        const count = round % 7 === 3 || round % 7 === 4 ? 0 : 1 + random(12);
+        for (let i = 0; i < count; i++) {
+          const size = sizes[random(sizes.length)];
+          for (let k = 0; k < size; k++) source[k] = random(256);
+          expect(a.send(2, false, source.subarray(0, size))).to.equal(Result.Ok);
+          expected.push(source.slice(0, size));
+          source.fill(0xaa); // what a copy that aliased the caller's buffer would now read
+        }
+        for (const packet of a.poll(1 + round)) {
+          expect(b.receive(packet.packetNumber, packet.payload, 1 + round)).to.deep.equal({ accepted: true });
+        }
+        const got = b.takeDelivered().map((m) => m.data);
+        expect(got, `round ${round}`).to.deep.equal(expected);
+      }
+    });
+
     it('small messages of one poll share one packet', () => {
       const a = new ReliableConnection(defaultReliabilityConfig, 0);
       for (let i = 0; i < 50; i++) expect(a.send(i % 3, i % 2 === 0, bytes(10, i))).to.equal(Result.Ok);

@@ -402,6 +402,8 @@ export class ReliableConnection {
           this.charge(chunk.frameBytes, false);
         }
       }
+    } else {
+      this.outbound.pollWithoutUnreliable();
     }
     // 2. Resends, oldest loss first.
     for (let chunk = this.outbound.peekResend(); chunk !== null; chunk = this.outbound.peekResend()) {

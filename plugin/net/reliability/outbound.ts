@@ -14,6 +14,7 @@ import {
 import { Deque } from './deque';
 import { fragmentFrameSize, messageFrameSize, type DataFrame } from './frames';
 import { sequenceAdd, sequenceDistance } from './sequence';
+import { UnreliableStaging } from './unreliable-staging';
 
 /** One frame's worth of a message. */
 export class OutboundChunk {
@@ -114,6 +115,7 @@ export class Outbound {
   private readonly unreliableSequences = new Map<number, number>();
   private unreliable: OutboundMessage[] = [];
   private unreliableBytes = 0;
+  private readonly unreliableStaging = new UnreliableStaging();
   private readonly resends = new Deque<OutboundChunk>();
   private nextChannelTurn = 0;
   /** Charges of all started, unretired reliable messages: what the receiver may be storing. */
@@ -145,7 +147,7 @@ export class Outbound {
       if (length > this.config.maxUnreliableMessageBytes) return Result.InvalidPayload;
       if (this.unreliableBytes + length > this.maxQueuedUnreliableBytes) return Result.InsufficientBuffer;
     }
-    const bytes = ownedCopy(data);
+    const bytes = reliable ? ownedCopy(data) : this.stagedCopy(data, length);
     if (bytes === null || bytes.length !== length) return Result.InvalidPayload;
     if (reliable) {
       const channel = this.reliableChannel(channelId);
@@ -165,10 +167,25 @@ export class Outbound {
 
   /** The unreliable messages queued since the last poll; they are sent now or never. */
   takeUnreliable(): OutboundMessage[] {
+    this.unreliableStaging.takeQueue();
     const taken = this.unreliable;
     this.unreliable = [];
     this.unreliableBytes = 0;
     return taken;
+  }
+
+  /** A poll that had no unreliable message to take: lets the staging buffers of a peer that stopped sending go. */
+  pollWithoutUnreliable(): void {
+    this.unreliableStaging.takeQueue();
+  }
+
+  /** An unreliable message's copy, in memory reused after the poll that takes it (see UnreliableStaging); null when `data` is unusable. */
+  private stagedCopy(data: Uint8Array, length: number): Uint8Array | null {
+    try {
+      return this.unreliableStaging.copy(data, length);
+    } catch {
+      return null;
+    }
   }
 
   get hasUnreliable(): boolean {
