@@ -14,7 +14,7 @@ import {
 import { Deque } from './deque';
 import { fragmentFrameSize, messageFrameSize, type DataFrame } from './frames';
 import { sequenceAdd, sequenceDistance } from './sequence';
-import { UnreliableStaging } from './unreliable-staging';
+import { ReliableStaging, UnreliableStaging, type StagingSlab } from './send-staging';
 
 /** One frame's worth of a message. */
 export class OutboundChunk {
@@ -54,6 +54,8 @@ export class OutboundMessage {
   ackedChunks = 0;
   /** Its first chunk went out, so the receiver may be storing it. */
   started = false;
+  /** The staging slab its data was cut from (reliable messages of 65–1024 bytes), released when it retires. */
+  slab: StagingSlab | null = null;
 
   constructor(
     readonly channelId: number,
@@ -116,6 +118,7 @@ export class Outbound {
   private unreliable: OutboundMessage[] = [];
   private unreliableBytes = 0;
   private readonly unreliableStaging = new UnreliableStaging();
+  private readonly reliableStaging = new ReliableStaging();
   private readonly resends = new Deque<OutboundChunk>();
   private nextChannelTurn = 0;
   /** Charges of all started, unretired reliable messages: what the receiver may be storing. */
@@ -147,17 +150,21 @@ export class Outbound {
       if (length > this.config.maxUnreliableMessageBytes) return Result.InvalidPayload;
       if (this.unreliableBytes + length > this.maxQueuedUnreliableBytes) return Result.InsufficientBuffer;
     }
-    const bytes = reliable ? ownedCopy(data) : this.stagedCopy(data, length);
-    if (bytes === null || bytes.length !== length) return Result.InvalidPayload;
     if (reliable) {
+      const staged = this.reliableCopy(data, length);
+      if (staged === null || staged.bytes.length !== length) return Result.InvalidPayload;
+      const bytes = staged.bytes;
       const channel = this.reliableChannel(channelId);
       const message = new OutboundMessage(channelId, true, channel.nextSequence, bytes, this.config.maxPacketBytes);
+      message.slab = staged.slab;
       channel.nextSequence = sequenceAdd(channel.nextSequence, 1);
       if (!channel.hasUnsent) this.markReady(channel);
       channel.window.push(message);
       this.pendingReliableBytes += bytes.length;
       return Result.Ok;
     }
+    const bytes = this.stagedCopy(data, length);
+    if (bytes === null || bytes.length !== length) return Result.InvalidPayload;
     const sequence = this.unreliableSequences.get(channelId) ?? this.initialSequence;
     this.unreliableSequences.set(channelId, sequenceAdd(sequence, 1));
     this.unreliable.push(new OutboundMessage(channelId, false, sequence, bytes, this.config.maxPacketBytes));
@@ -186,6 +193,20 @@ export class Outbound {
     } catch {
       return null;
     }
+  }
+
+  /** A reliable message's copy, perhaps cut from a staging slab; null when `data` is unusable. */
+  private reliableCopy(data: Uint8Array, length: number): ReturnType<ReliableStaging['copy']> | null {
+    try {
+      return this.reliableStaging.copy(data, length);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Reliable staging slabs open (tests and bounds). */
+  get openStagingSlabs(): number {
+    return this.reliableStaging.openSlabs;
   }
 
   get hasUnreliable(): boolean {
@@ -261,6 +282,10 @@ export class Outbound {
     // Retire from the front: the receiver has delivered every message up to the first unacknowledged one.
     while (channel.window.length > 0 && channel.window.at(0).fullyAcked) {
       const retired = channel.window.shift() as OutboundMessage;
+      if (retired.slab !== null) {
+        this.reliableStaging.release(retired.slab);
+        retired.slab = null;
+      }
       channel.charge -= retired.charge;
       this.receiverCharge -= retired.charge;
       channel.cursor--;
@@ -324,31 +349,3 @@ function intrinsicLength(data: unknown): number {
     return -1;
   }
 }
-
-/**
- * A copy that owns its memory, or null for anything that is not a usable Uint8Array. The intrinsic
- * slice reads the real length whatever the object claims: a Node Buffer's own slice() is a view,
- * a subclass may lie about its length, a detached buffer or a revoked proxy throws.
- */
-function ownedCopy(data: unknown): Uint8Array | null {
-  try {
-    if (!(data instanceof Uint8Array)) return null;
-    // The intrinsic getters, not the object's: a subclass may override `length`, `buffer` or
-    // Symbol.species (slice would then build one of its own kind, with its throwing getters).
-    // %TypedArray%.prototype.set reads a typed-array source through its internal slots, not
-    // its getters, and throws on a detached buffer: one allocation, no intermediate view.
-    const copy = new Uint8Array(typedArrayByteLength.call(data) as number);
-    copy.set(data);
-    return copy;
-  } catch {
-    return null;
-  }
-}
-
-const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
-function intrinsicGetter(name: string): (this: unknown) => unknown {
-  const getter = Object.getOwnPropertyDescriptor(typedArrayPrototype, name)?.get;
-  if (getter === undefined) throw new Error(`this runtime's TypedArray has no ${name} getter`);
-  return getter;
-}
-const typedArrayByteLength = intrinsicGetter('byteLength');
