@@ -14,7 +14,7 @@ import {
 import { Deque } from './deque';
 import { fragmentFrameSize, messageFrameSize, type DataFrame } from './frames';
 import { sequenceAdd, sequenceDistance } from './sequence';
-import { ReliableStaging, UnreliableStaging, type StagingSlab } from './send-staging';
+import { ReliableStaging, UnreliableStaging, type StagedCopy, type StagingSlab } from './send-staging';
 
 /** One frame's worth of a message. */
 export class OutboundChunk {
@@ -196,17 +196,12 @@ export class Outbound {
   }
 
   /** A reliable message's copy, perhaps cut from a staging slab; null when `data` is unusable. */
-  private reliableCopy(data: Uint8Array, length: number): ReturnType<ReliableStaging['copy']> | null {
+  private reliableCopy(data: Uint8Array, length: number): StagedCopy | null {
     try {
       return this.reliableStaging.copy(data, length);
     } catch {
       return null;
     }
-  }
-
-  /** Reliable staging slabs open (tests and bounds). */
-  get openStagingSlabs(): number {
-    return this.reliableStaging.openSlabs;
   }
 
   get hasUnreliable(): boolean {
