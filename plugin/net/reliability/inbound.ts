@@ -16,6 +16,7 @@ import {
   RELIABLE_WINDOW_MESSAGES,
   UNRELIABLE_PARTIALS_PER_CHANNEL,
 } from './constants';
+import { OWN_COPY_MAX_BYTES } from './send-staging';
 import type { DataFrame, FragmentFrame, MessageFrame } from './frames';
 import { reliableReceiveBudget } from './outbound';
 import { sequenceAdd, sequenceDistance, sequenceNewer } from './sequence';
@@ -62,13 +63,6 @@ const NO_OVERLAYS: Map<number, ReliableOverlay> = new Map();
 const NO_CHANNELS: Set<number> = new Set();
 const NO_FRAMES: never[] = [];
 
-/**
- * Messages up to this size get their own copy; a typed array this small lives on V8's heap and is
- * as cheap to make as a view. A bigger one is backed by memory outside the heap, which costs about
- * a microsecond to allocate (a frame of 65-byte messages took twice as long as one of 64-byte
- * ones), so the bigger whole messages one packet delivers share one copy (see PacketCopy).
- */
-const OWN_COPY_MAX_BYTES = 64;
 
 /**
  * Copies of one packet's delivered whole messages: each small one its own, the bigger ones
