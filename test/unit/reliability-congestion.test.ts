@@ -4,7 +4,7 @@
  * stays short. The figures these tests measure are printed once per run (`[cc]` lines).
  */
 import { expect } from 'chai';
-import { Bottleneck, SimulatedPair, type BottleneckProfile } from '../../plugin/net/reliability/simulation';
+import { Bottleneck, Policer, SimulatedLink, SimulatedPair, type BottleneckProfile } from '../../plugin/net/reliability/simulation';
 
 const STEP_MS = 5;
 const CHANNEL = 1;
@@ -27,12 +27,18 @@ function flow(seed: number, bottleneck: Bottleneck, startMs = 0): SimulatedPair 
 /** Keeps the sender's backlog full, and counts message bytes the receiver got. */
 class BulkFlow {
   delivered = 0;
-  private readonly chunk = new Uint8Array(MESSAGE_BYTES).fill(7);
+  private readonly chunk: Uint8Array;
 
-  constructor(readonly pair: SimulatedPair) {}
+  constructor(
+    readonly pair: SimulatedPair,
+    private readonly backlogBytes = BACKLOG_BYTES,
+    messageBytes = MESSAGE_BYTES,
+  ) {
+    this.chunk = new Uint8Array(messageBytes).fill(7);
+  }
 
   step(ms: number): void {
-    while (this.pair.a.stats().pendingReliableBytes < BACKLOG_BYTES) this.pair.a.send(CHANNEL, true, this.chunk);
+    while (this.pair.a.stats().pendingReliableBytes < this.backlogBytes) this.pair.a.send(CHANNEL, true, this.chunk);
     this.pair.step(ms);
     for (const message of this.pair.b.takeDelivered()) this.delivered += message.data.length;
   }
@@ -163,6 +169,42 @@ describe('congestion control (rate-limited link, virtual time)', () => {
     // Losses under the congestion threshold (15% of a round) are tolerated as random; this stays well below it.
     expect(dropShare).to.be.at.most(0.08);
     expect(utilisation).to.be.at.least(0.75);
+  });
+});
+
+describe('congestion control against a policer (virtual time)', () => {
+  it('a token bucket with a one-second burst (the relay budgets) costs a few lossy rounds at the start, then little loss', () => {
+    // The relay's default per-destination budget: 4 MB/s, one second of it as burst; a loopback-like path.
+    const bytesPerMs = 4000;
+    const policer = new Policer(bytesPerMs, bytesPerMs * 1000, new SimulatedLink({ latencyMs: 0.2 }, 47));
+    const pair = new SimulatedPair({ seed: 47, aToBPath: policer, bToA: { latencyMs: 0.2 } });
+    pair.b.setChannel(CHANNEL, true);
+    // As a bulk sender through the manager does: 64 KiB messages up to the 4 MiB pending limit.
+    const bulk = new BulkFlow(pair, 4 * 1024 * 1024 - 64 * 1024, 64 * 1024);
+    const steadyFromMs = 2000;
+    const totalMs = 7000;
+    let passed = 0;
+    let dropped = 0;
+    let delivered = 0;
+    for (let t = 0; t < totalMs; t += STEP_MS) {
+      if (t === steadyFromMs) {
+        passed = policer.passed;
+        dropped = policer.dropped;
+        delivered = bulk.delivered;
+      }
+      bulk.step(STEP_MS);
+    }
+    const droppedShare = policer.dropped / (policer.dropped + policer.passed);
+    const steadyDropped = (policer.dropped - dropped) / (policer.dropped - dropped + policer.passed - passed);
+    const steadyGoodput = (bulk.delivered - delivered) / (bytesPerMs * (totalMs - steadyFromMs));
+    report(
+      `policer (4 MB/s, 1 s burst): ${(droppedShare * 100).toFixed(1)}% of packets dropped over 7 s, ` +
+        `${(steadyDropped * 100).toFixed(1)}% after 2 s; goodput after 2 s ${(steadyGoodput * 100).toFixed(1)}% of the policed rate`,
+    );
+    // Once the burst is spent, the estimate must drop to what gets through in one cut, not by halves.
+    expect(droppedShare).to.be.at.most(0.13);
+    expect(steadyDropped).to.be.at.most(0.08);
+    expect(steadyGoodput).to.be.at.least(0.9);
   });
 });
 

@@ -47,8 +47,14 @@ const SLOWER_RATE_SHARE = 0.8;
 const RTT_INFLATION_SLACK_MS = 10;
 /** RTT samples in a round that must all show the inflation before it is acted on mid-round. */
 const QUEUEING_SAMPLES = 4;
-/** A congestion cut keeps at least this share of the estimate (one noisy round cannot zero it). */
+/** A congestion cut keeps at least this share of the estimate (one noisy round cannot zero it)… */
 const CONGESTION_FLOOR = 0.5;
+/**
+ * …unless the round lost more than this share of its bytes: random loss never does, a policer or
+ * an overflowing queue does, and then what the round delivered is the rate. Halving from an
+ * estimate a policer's burst inflated takes several rounds, each losing most of what it sends.
+ */
+const HEAVY_LOSS_SHARE = 0.5;
 /** Ack aggregation allowance: max over two periods of this many rounds, at most this many ms of the rate. */
 const AGGREGATION_PERIOD_ROUNDS = 5;
 const MAX_AGGREGATION_MS = 25;
@@ -266,10 +272,9 @@ export class CongestionController {
       this.fullBandwidthRounds = 0;
       this.setState('startup', now);
     }
-    const deliveredInRound = this.delivery.delivered - this.roundDeliveredStart;
-    const lossShare = this.roundLostBytes / Math.max(1, this.roundLostBytes + deliveredInRound);
-    const lossy = this.roundLostPackets >= LOSS_MIN_PACKETS && lossShare > LOSS_THRESHOLD;
-    if ((lossy || this.queueing()) && this.maxBandwidth > 0) this.onCongestion(now);
+    const lossShare = this.roundLossShare();
+    const lossy = this.roundLossy();
+    if ((lossy || this.queueing()) && this.maxBandwidth > 0) this.onCongestion(now, lossShare);
     else if (!this.filledPipe && !appLimited) this.checkFullPipe(now);
 
     this.round++;
@@ -281,6 +286,15 @@ export class CongestionController {
     this.roundRttSamples = 0;
     this.roundMaxRate = 0;
     this.maxBandwidth = this.windowedMaxBandwidth();
+  }
+
+  private roundLossShare(): number {
+    const deliveredInRound = this.delivery.delivered - this.roundDeliveredStart;
+    return this.roundLostBytes / Math.max(1, this.roundLostBytes + deliveredInRound);
+  }
+
+  private roundLossy(): boolean {
+    return this.roundLostPackets >= LOSS_MIN_PACKETS && this.roundLossShare() > LOSS_THRESHOLD;
   }
 
   /**
@@ -295,10 +309,11 @@ export class CongestionController {
   }
 
   /** Real congestion: the estimate drops to what the round delivered, and probing starts over. */
-  private onCongestion(now: number): void {
+  private onCongestion(now: number, lossShare: number): void {
     this.congestionEvents++;
     this.congestionRound = this.round;
-    const cut = Math.max(this.roundMaxRate, CONGESTION_FLOOR * this.maxBandwidth);
+    const heavy = lossShare > HEAVY_LOSS_SHARE && this.roundMaxRate > 0;
+    const cut = heavy ? this.roundMaxRate : Math.max(this.roundMaxRate, CONGESTION_FLOOR * this.maxBandwidth);
     this.bandwidthRounds.fill(-1);
     this.bandwidthRounds[this.round % BANDWIDTH_WINDOW_ROUNDS] = this.round;
     this.bandwidthSlots[this.round % BANDWIDTH_WINDOW_ROUNDS] = Math.min(cut, this.maxBandwidth);

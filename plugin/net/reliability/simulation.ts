@@ -285,6 +285,45 @@ export class Bottleneck {
   }
 }
 
+/**
+ * A token-bucket policer in front of a link, as the relay's per-session and per-destination
+ * budgets are: a packet passes while the bucket holds its bytes (plus `overheadBytes`, what the
+ * relay charges a datagram on top) and is dropped otherwise; no queue, so no delay builds. The
+ * bucket starts full and refills at `bytesPerMs` up to `burstBytes`.
+ */
+export class Policer implements PacketPath {
+  passed = 0;
+  dropped = 0;
+  private tokens: number;
+  private refilledAt: number | null = null;
+
+  constructor(
+    readonly bytesPerMs: number,
+    readonly burstBytes: number,
+    private readonly after: PacketPath,
+    private readonly overheadBytes = 64,
+  ) {
+    this.tokens = burstBytes;
+  }
+
+  send(packet: OutgoingPacket, now: number): void {
+    if (this.refilledAt !== null) this.tokens = Math.min(this.burstBytes, this.tokens + (now - this.refilledAt) * this.bytesPerMs);
+    this.refilledAt = now;
+    const cost = packet.payload.length + this.overheadBytes;
+    if (this.tokens < cost) {
+      this.dropped++;
+      return;
+    }
+    this.tokens -= cost;
+    this.passed++;
+    this.after.send(packet, now);
+  }
+
+  due(now: number): OutgoingPacket[] {
+    return this.after.due(now);
+  }
+}
+
 /** What a link keeps of a packet in flight: its own copy of the payload. */
 function copyPacket(packet: OutgoingPacket): OutgoingPacket {
   const payload = packet.payload.slice();
