@@ -27,7 +27,7 @@ const BULK_FRAME_HZ = 1000;
 
 type Aead = 'default' | 'libsodium';
 
-async function oursBulk(context: SuiteContext, totalBytes: number, maxMs: number, relayOptions: Record<string, number>, aead: Aead = 'default'): Promise<{ bytesPerS: number; receivedBytes: number; seconds: number; resent: number; sentPackets: number; relayDrops: Record<string, number>; complete: boolean; receiverDrops: Record<string, number>; senderDrops: Record<string, number>; rttMs: number; cpuShare: { sender: number; relay: number; receiver: number }; senderView: string[]; receiverView: string[] }> {
+async function oursBulk(context: SuiteContext, totalBytes: number, maxMs: number, relayOptions: Record<string, number>, aead: Aead = 'default'): Promise<{ bytesPerS: number; receivedBytes: number; seconds: number; resent: number; sentPackets: number; relayDrops: Record<string, number>; complete: boolean; receiverDrops: Record<string, number>; senderDrops: Record<string, number>; rttMs: number; cpuShare: { sender: number; relay: number; receiver: number }; cpuUs: CpuPerDatagram; senderView: string[]; receiverView: string[] }> {
   const relay = await spawnRole<RelayRoleInfo>('relay', { ...BENCH_RELAY_OPTIONS, ...relayOptions }, { nodeFlags: context.childFlags });
   let meshes: MeshChild[] = [];
   try {
@@ -53,7 +53,8 @@ async function oursBulk(context: SuiteContext, totalBytes: number, maxMs: number
     }
     const after = await Promise.all([sender.child.sample(), relay.sample(), receiver.child.sample()]);
     // CPU share of each process from the start of sending to the poll that saw the last byte (that poll adds up to 100 ms of idle).
-    const [senderCpu, relayCpu, receiverCpu] = before.map((b, i) => cpuBetween(b, after[i]).share);
+    const cpu = before.map((b, i) => cpuBetween(b, after[i]));
+    const [senderCpu, relayCpu, receiverCpu] = cpu.map((c) => c.share);
     if (context.profileDir) {
       const dir = context.profileDir;
       await sender.child.call('profileStop', { file: path.join(dir, `bulk-sender-${aead}.cpuprofile`) });
@@ -66,17 +67,36 @@ async function oursBulk(context: SuiteContext, totalBytes: number, maxMs: number
     const drops: Record<string, number> = {};
     for (const [k, v] of Object.entries(relayStats.counters)) if (k.startsWith('drop.') && v > 0) drops[k.slice(5)] = v;
     const seconds = ((progress.lastAtMs || performance.now()) - startedAtMs) / 1000;
-    return { bytesPerS: progress.receivedBytes / seconds, receivedBytes: progress.receivedBytes, seconds, resent: sent.peerTotals.resentPackets, sentPackets: sent.peerTotals.sentPackets, relayDrops: drops, complete: progress.receivedBytes >= totalBytes, receiverDrops: got.drops, senderDrops: sent.drops, rttMs: 0, cpuShare: { sender: senderCpu, relay: relayCpu, receiver: receiverCpu }, senderView: sent.describe, receiverView: got.describe };
+    return { bytesPerS: progress.receivedBytes / seconds, receivedBytes: progress.receivedBytes, seconds, resent: sent.peerTotals.resentPackets, sentPackets: sent.peerTotals.sentPackets, relayDrops: drops, complete: progress.receivedBytes >= totalBytes, receiverDrops: got.drops, senderDrops: sent.drops, rttMs: 0, cpuShare: { sender: senderCpu, relay: relayCpu, receiver: receiverCpu }, cpuUs: cpuPerDatagram({ sender: cpu[0].cpuS, middle: cpu[1].cpuS, receiver: cpu[2].cpuS }, { sender: sent.peerTotals.sentPackets, middle: sent.peerTotals.sentPackets, receiver: sent.peerTotals.sentPackets }), senderView: sent.describe, receiverView: got.describe };
   } finally {
     await stopAll([...meshes.map((m) => m.child), relay]);
   }
 }
 
+/** CPU µs per datagram delivered, per process of the path, and their sum (what 2 shared cores divide). */
+interface CpuPerDatagram {
+  sender: number;
+  middle: number;
+  receiver: number;
+  total: number;
+}
+
 interface BareUdp {
   bytesPerS: number;
   datagramsPerS: number;
-  steps: { offeredPerS: number; receivedPerS: number; bytesPerS: number }[];
+  steps: { offeredPerS: number; receivedPerS: number; bytesPerS: number; cpuUs: CpuPerDatagram }[];
   openFailures: number;
+  /** At the best step. */
+  cpuUs: CpuPerDatagram;
+}
+
+/** Each process's CPU over the datagrams it handled (a flood's sender sends more than arrives). */
+function cpuPerDatagram(cpuS: { sender: number; middle: number; receiver: number }, datagrams: { sender: number; middle: number; receiver: number }): CpuPerDatagram {
+  const per = (seconds: number, count: number) => (count > 0 ? (seconds * 1e6) / count : Number.NaN);
+  const sender = per(cpuS.sender, datagrams.sender);
+  const middle = per(cpuS.middle, datagrams.middle);
+  const receiver = per(cpuS.receiver, datagrams.receiver);
+  return { sender, middle, receiver, total: sender + middle + receiver };
 }
 
 /** `aead`: the sender seals every datagram and the receiver opens it (the encrypted floor). */
@@ -92,21 +112,26 @@ async function bareUdp(stepMs: number, rates: number[], aead: Aead | null): Prom
     const ids = await receiver.call<Uint8Array[]>('ids');
     // Offered rate in steps, best delivered rate wins: an unpaced flood on 2 shared cores starves
     // the forwarder and the receiver of CPU and measures the sender instead.
-    const steps: { offeredPerS: number; receivedPerS: number; bytesPerS: number }[] = [];
+    const steps: BareUdp['steps'] = [];
     for (const rate of rates) {
       await sender.call('flood', { size: 1200, maxMs: stepMs + 1500, destinations: ids, batch: 64, ratePerSecond: rate });
       await sleep(300);
-      const a = await receiver.sample();
+      const [a, fa, sa] = await Promise.all([receiver.sample(), forwarder.sample(), sender.sample()]);
       await sleep(stepMs);
-      const b = await receiver.sample();
+      const [b, fb, sb] = await Promise.all([receiver.sample(), forwarder.sample(), sender.sample()]);
       await sender.call('stopFlood');
       const seconds = (b.tMs - a.tMs) / 1000;
-      steps.push({ offeredPerS: rate, receivedPerS: counterDelta(a, b, 'received') / seconds, bytesPerS: counterDelta(a, b, 'receivedBytes') / seconds });
+      const received = counterDelta(a, b, 'received');
+      const cpuUs = cpuPerDatagram(
+        { sender: cpuBetween(sa, sb).cpuS, middle: cpuBetween(fa, fb).cpuS, receiver: cpuBetween(a, b).cpuS },
+        { sender: counterDelta(sa, sb, 'sent'), middle: counterDelta(fa, fb, 'datagramsIn'), receiver: received },
+      );
+      steps.push({ offeredPerS: rate, receivedPerS: received / seconds, bytesPerS: counterDelta(a, b, 'receivedBytes') / seconds, cpuUs });
       await sleep(100);
     }
     const best = steps.reduce((x, y) => (y.bytesPerS > x.bytesPerS ? y : x));
     const openFailures = (await receiver.sample()).counters.openFailures ?? 0;
-    return { bytesPerS: best.bytesPerS, datagramsPerS: best.receivedPerS, steps, openFailures };
+    return { bytesPerS: best.bytesPerS, datagramsPerS: best.receivedPerS, steps, openFailures, cpuUs: best.cpuUs };
   } finally {
     await stopAll(children.reverse());
   }
@@ -175,14 +200,27 @@ export const bulkSuite: Suite = {
     rows.push([`same, the sender seals each datagram and the receiver opens it (${cryptoBackendName()} ChaCha20-Poly1305): the encrypted floor`, sealed.bytesPerS / MiB, ratio(sealed.bytesPerS, bare.bytesPerS), `${Math.round(sealed.datagramsPerS)} datagrams/s; steps ${steps(sealed)}; ours is ${ratio(ours.bytesPerS, sealed.bytesPerS).toFixed(2)}× this`]);
     rows.push(['same, sealed and opened through libsodium', sealedSodium.bytesPerS / MiB, ratio(sealedSodium.bytesPerS, bare.bytesPerS), `${Math.round(sealedSodium.datagramsPerS)} datagrams/s; steps ${steps(sealedSodium)}; ours with useLibsodium() is ${ratio(oursSodium.bytesPerS, sealedSodium.bytesPerS).toFixed(2)}× this`]);
     rows.push(['TCP through a Node TCP forwarder', tcp.bytesPerS / MiB, ratio(tcp.bytesPerS, bare.bytesPerS), 'kernel batches segments; Node moves 64 KiB per syscall']);
+    const cpuRow = (what: string, c: CpuPerDatagram): (string | number)[] => [what, c.sender, c.middle, c.receiver, c.total, Math.round(2e6 / c.total)];
+    const cpuTable = {
+      title: 'CPU per datagram (µs, all threads of each process; the three share the 2 cores)',
+      columns: ['path', 'sender', 'relay / forwarder', 'receiver', 'sum', 'datagrams/s 2 cores would allow'],
+      rows: [
+        cpuRow(`switchboard, ${cryptoBackendName()} AEAD (per data packet sent)`, ours.cpuUs),
+        cpuRow('switchboard, useLibsodium()', oursSodium.cpuUs),
+        cpuRow(`encrypted floor, ${cryptoBackendName()} (its best step)`, sealed.cpuUs),
+        cpuRow('encrypted floor, libsodium', sealedSodium.cpuUs),
+        cpuRow('bare UDP forwarder (its best step)', bare.cpuUs),
+      ],
+    };
     return {
       name: 'bulk',
       summary: 'Bulk throughput on loopback: sender, middle (relay / forwarder) and receiver each in their own process.',
-      tables: [{ title: 'Throughput (payload bytes received per second)', columns: ['path', 'MiB/s', '× bare UDP', 'detail'], rows }],
+      tables: [{ title: 'Throughput (payload bytes received per second)', columns: ['path', 'MiB/s', '× bare UDP', 'detail'], rows }, cpuTable],
       targets,
       notes: [
         'Ours: application bytes delivered by message$ / (last delivery − start of sending); the sender offers 64 KiB reliable messages whenever sendMessage accepts them, both managers run a frame (runCallbacks + flush) every millisecond.',
         'Encrypted floor: the same bare flow with one AEAD seal per datagram sent and one open per datagram received, through the crypto backend the managers use — what any stack that encrypts each datagram pays before reliability, ordering and congestion control.',
+        'CPU per datagram: each process\'s CPU time over the datagrams it handled in the window (ours: from the start of sending to the progress poll that saw the last byte, up to 100 ms of idle frames included, over the data packets sent; a flood: its sender over what it sent, the forwarder over what it read, the receiver over what arrived). On 2 shared cores the sum bounds the rate: 2 s of CPU a second over the sum.',
         'Bare UDP: UDP payload bytes received per second with a sender offering 1200-byte datagrams through the bare forwarder at stepped rates (the best step counts) — no reliability, no encryption, no congestion control.',
         'The relay enforces byte rates per session (default 20 MB/s) and per destination (default 4 MB/s, shared among its sources), each with one second of burst; the main figures lift them to measure the stack, the full run also reports the defaults, where the transfer runs at the destination budget and the relay drops what the sender probes past it.',
       ],
