@@ -272,8 +272,9 @@ export class CongestionController {
       this.fullBandwidthRounds = 0;
       this.setState('startup', now);
     }
-    const lossShare = this.roundLossShare();
-    const lossy = this.roundLossy();
+    const deliveredInRound = this.delivery.delivered - this.roundDeliveredStart;
+    const lossShare = this.roundLostBytes / Math.max(1, this.roundLostBytes + deliveredInRound);
+    const lossy = this.roundLostPackets >= LOSS_MIN_PACKETS && lossShare > LOSS_THRESHOLD;
     if ((lossy || this.queueing()) && this.maxBandwidth > 0) this.onCongestion(now, lossShare);
     else if (!this.filledPipe && !appLimited) this.checkFullPipe(now);
 
@@ -286,15 +287,6 @@ export class CongestionController {
     this.roundRttSamples = 0;
     this.roundMaxRate = 0;
     this.maxBandwidth = this.windowedMaxBandwidth();
-  }
-
-  private roundLossShare(): number {
-    const deliveredInRound = this.delivery.delivered - this.roundDeliveredStart;
-    return this.roundLostBytes / Math.max(1, this.roundLostBytes + deliveredInRound);
-  }
-
-  private roundLossy(): boolean {
-    return this.roundLostPackets >= LOSS_MIN_PACKETS && this.roundLossShare() > LOSS_THRESHOLD;
   }
 
   /**
