@@ -124,20 +124,60 @@ describe('reliability against hostile frames', () => {
     expect(refused).to.not.equal(null);
     refusedWith(refused as ReceiveOutcome, /reassembly bound/);
     expect(c.stats().reassemblyBytes).to.be.at.most(budget);
-    expect(c.stats().reassemblyBytes).to.be.above(budget - 2000);
+    // Each message takes its whole buffer (1000 × 1000 bytes) at its first fragment (§6.7).
+    expect(c.stats().reassemblyBytes).to.equal(2 * (1000 * 1000 + 64));
+  });
+
+  it('charges a fragmented message its whole buffer from the first fragment that tells its size, the last fragment alone its bytes', () => {
+    const c = receiver();
+    const feeder = new Feeder(c);
+    // The last fragment first: where it goes is not known yet, so it is kept alone.
+    expect(feeder.send(fragment(1, true, 1, 9, 10, 300)).accepted).to.equal(true);
+    expect(c.stats().reassemblyBytes).to.equal(300 + 64);
+    expect(feeder.send(fragment(1, true, 1, 3, 10, 500)).accepted).to.equal(true);
+    expect(c.stats().reassemblyBytes).to.equal(10 * 500 + 64);
+    for (let index = 0; index < 9; index++) expect(feeder.send(fragment(1, true, 1, index, 10, 500)).accepted).to.equal(true);
+    expect(c.stats().reassemblyBytes).to.equal(10 * 500 + 64);
+    // Sequence 0 releases both, assembled in place: every byte where its fragment said.
+    expect(feeder.send(message(1, true, 0, 5)).accepted).to.equal(true);
+    expect(c.stats().reassemblyBytes).to.equal(0);
+    const delivered = c.takeDelivered();
+    expect(delivered.map((m) => m.data.length)).to.deep.equal([5, 9 * 500 + 300]);
+    const data = delivered[1].data;
+    for (let index = 0; index < 10; index++) expect(data[index * 500], `fragment ${index}`).to.equal(index);
   });
 
   it('bounds unreliable partial messages: evicted under pressure and four per channel, counted as dropped', () => {
     const c = receiver();
     const feeder = new Feeder(c);
+    // Partials of 60 × 1000 bytes, each charged its whole buffer: memory binds, oldest evicted first.
     for (let i = 0; i < 3000; i++) {
       const channel = 64 + (i % 64);
       expect(feeder.send(fragment(channel, false, i, 0, 60, 1000)).accepted).to.equal(true);
       expect(c.stats().reassemblyBytes).to.be.at.most(config.maxReassemblyBytes);
     }
-    // 64 channels × 4 partials × (1000 + 64) bytes at most.
-    expect(c.stats().reassemblyBytes).to.be.at.most(64 * 4 * 1064);
-    expect(c.stats().droppedUnreliable).to.be.at.least(3000 - 64 * 4);
+    expect(c.stats().droppedUnreliable).to.be.at.least(3000 - Math.floor(config.maxReassemblyBytes / (60 * 1000 + 64)));
+    // Partials of 2 × 1000 bytes: four per channel binds first, 64 channels × 4 × (2000 + 64) bytes at most.
+    const d = receiver();
+    const small = new Feeder(d);
+    for (let i = 0; i < 3000; i++) expect(small.send(fragment(64 + (i % 64), false, i, 0, 2, 1000)).accepted).to.equal(true);
+    expect(d.stats().reassemblyBytes).to.equal(64 * 4 * 2064);
+    expect(d.stats().droppedUnreliable).to.equal(3000 - 64 * 4);
+  });
+
+  it('unreliable partials give way to reliable data: the two together stay within maxReassemblyBytes', () => {
+    const c = receiver();
+    const feeder = new Feeder(c);
+    // Unreliable partials of 60 × 1000 bytes fill the reassembly memory.
+    for (let i = 0; i < 200; i++) expect(feeder.send(fragment(64 + (i % 64), false, i, 0, 60, 1000)).accepted).to.equal(true);
+    expect(c.stats().reassemblyBytes).to.be.above(config.maxReassemblyBytes - 61_000);
+    const dropped = c.stats().droppedUnreliable;
+    // Out-of-order reliable data up to its own bound: the oldest partials are evicted and counted.
+    for (let sequence = 1; sequence < 3; sequence++) {
+      expect(feeder.send(fragment(1, true, sequence, 0, 1000, 1000)).accepted).to.equal(true);
+      expect(c.stats().reassemblyBytes).to.be.at.most(config.maxReassemblyBytes);
+    }
+    expect(c.stats().droppedUnreliable).to.be.above(dropped);
   });
 
   it('holds reliable data for unopened channels within maxHeldBytes, refusing the rest', () => {

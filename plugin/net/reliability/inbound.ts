@@ -8,7 +8,7 @@
  * would take is counted. A refused packet leaves no trace, so the sender's resend finds the same
  * state; an accepted packet's reliable data is never dropped.
  */
-import { admitFragment, Assembly, maxFragmentCount, type FragmentShape } from './assembly';
+import { admitFragment, Assembly, maxFragmentCount, reassemblyCharge, type FragmentShape } from './assembly';
 import type { ReliabilityConfig } from './config';
 import {
   CHANNEL_COUNT,
@@ -56,6 +56,9 @@ export interface InboundPlan {
   unreliable: DataFrame[];
   /** Whole reliable messages that are next in order on an open channel with nothing pending: delivered straight away. */
   inOrder: MessageFrame[];
+  /** A packet's one reliable frame, a fragment of the next message in order on an open channel with nothing else pending, and the shape it gives that message. */
+  inOrderFragment: FragmentFrame | null;
+  inOrderShape: FragmentShape | null;
 }
 
 // The in-order plan's (never written) reliable side.
@@ -170,7 +173,7 @@ export class Inbound {
   plan(frames: readonly DataFrame[]): PlanOutcome {
     const inOrder = this.planInOrder(frames);
     if (inOrder !== null) return inOrder;
-    const plan: InboundPlan = { reliable: new Map(), touchedChannels: new Set(), unreliable: [], inOrder: NO_FRAMES };
+    const plan: InboundPlan = { reliable: new Map(), touchedChannels: new Set(), unreliable: [], inOrder: NO_FRAMES, inOrderFragment: null, inOrderShape: null };
     for (const frame of frames) {
       const error = frame.reliable ? this.planReliable(frame, plan) : this.checkUnreliable(frame);
       if (error !== null) return { ok: false, error: `channel ${frame.channelId} ${frame.reliable ? 'reliable' : 'unreliable'} sequence ${frame.sequence}: ${error}`, capacity: false };
@@ -178,8 +181,7 @@ export class Inbound {
     }
     let added = 0;
     for (const overlay of plan.reliable.values()) {
-      if (!addsData(overlay)) continue;
-      added += overlay.addedBytes + (overlay.existing === undefined ? MESSAGE_CHARGE_OVERHEAD : 0);
+      if (addsData(overlay)) added += this.overlayChargeDelta(overlay);
     }
     if (this.reliableCharge + added > this.reliableBudget) {
       return { ok: false, error: `reassembly bound: ${this.reliableCharge} + ${added} bytes above ${this.reliableBudget}`, capacity: true };
@@ -209,6 +211,7 @@ export class Inbound {
   private planInOrder(frames: readonly DataFrame[]): PlanOutcome | null {
     let inOrder: MessageFrame[] | null = null;
     let unreliable: DataFrame[] | null = null;
+    let fragment: FragmentFrame | null = null;
     let added = 0;
     let lastChannel = -1;
     let lastSequence = 0;
@@ -218,7 +221,12 @@ export class Inbound {
         (unreliable ??= []).push(frame);
         continue;
       }
-      if (frame.type !== 'message' || frame.data.length > this.config.maxReliableMessageBytes) return null;
+      if (frame.type === 'fragment') {
+        if (fragment !== null || inOrder !== null) return null;
+        fragment = frame;
+        continue;
+      }
+      if (fragment !== null || frame.data.length > this.config.maxReliableMessageBytes) return null;
       const channelId = frame.channelId;
       let expected: number;
       if (channelId === lastChannel) {
@@ -237,10 +245,61 @@ export class Inbound {
       (inOrder ??= []).push(frame);
       added += frame.data.length + MESSAGE_CHARGE_OVERHEAD;
     }
+    let shape: FragmentShape | null = null;
+    let stored = added;
+    if (fragment !== null) {
+      const planned = this.planInOrderFragment(fragment);
+      if (planned === null) return null;
+      shape = planned.shape;
+      stored = planned.chargeDelta;
+      added = planned.released;
+    }
     // As the general plan counts them: stored first (reassembly bound), then released to the application.
-    if (this.reliableCharge + added > this.reliableBudget) return null;
+    if (this.reliableCharge + stored > this.reliableBudget) return null;
     if (added > 0 && this.undeliveredCharge > 0 && this.undeliveredCharge + added > this.maxUndeliveredBytes) return null;
-    return { ok: true, plan: { reliable: NO_OVERLAYS, touchedChannels: NO_CHANNELS, unreliable: unreliable ?? NO_FRAMES, inOrder: inOrder ?? NO_FRAMES } };
+    return {
+      ok: true,
+      plan: { reliable: NO_OVERLAYS, touchedChannels: NO_CHANNELS, unreliable: unreliable ?? NO_FRAMES, inOrder: inOrder ?? NO_FRAMES, inOrderFragment: fragment, inOrderShape: shape },
+    };
+  }
+
+  /**
+   * A fragment of the next message in order on an open channel with nothing else pending (a
+   * bulk transfer's packet): the shape it gives, what it adds to the reliable charge and what it
+   * releases to the application. Null: anything else, repeats included (the general plan).
+   */
+  private planInOrderFragment(frame: FragmentFrame): { shape: FragmentShape; chargeDelta: number; released: number } | null {
+    const channelId = frame.channelId;
+    if (this.local.get(channelId) !== true || frame.fragmentCount > this.maxReliableFragments) return null;
+    const channel = this.reliable.get(channelId);
+    const expected = channel?.nextExpected ?? this.initialSequence;
+    if (frame.sequence !== expected) return null;
+    const existing = channel?.pending.get(expected);
+    if ((channel?.pending.size ?? 0) !== (existing === undefined ? 0 : 1)) return null;
+    if (existing !== undefined && (existing.count !== frame.fragmentCount || existing.has(frame.fragmentIndex))) return null;
+    const shape: FragmentShape = { count: frame.fragmentCount, fragmentSize: existing?.fragmentSize ?? 0, lastLength: existing?.lastLength ?? -1 };
+    const max = this.config.maxReliableMessageBytes;
+    if (admitFragment(shape, frame.fragmentIndex, frame.data.length, max) !== null) return null;
+    const bytes = (existing?.bytes ?? 0) + frame.data.length;
+    const chargeDelta = reassemblyCharge(shape.count, shape.fragmentSize, bytes, max) - (existing?.charge ?? 0);
+    const completes = (existing?.received ?? 0) + 1 === shape.count;
+    return { shape, chargeDelta, released: completes ? bytes + MESSAGE_CHARGE_OVERHEAD : 0 };
+  }
+
+  /** Stores the fragment planInOrderFragment() accepted, and delivers its message once complete. */
+  private applyInOrderFragment(frame: FragmentFrame, shape: FragmentShape): void {
+    const channel = this.reliableChannel(frame.channelId);
+    let assembly = channel.pending.get(frame.sequence);
+    const before = assembly?.charge ?? 0;
+    if (assembly === undefined) {
+      assembly = new Assembly(shape.count, this.config.maxReliableMessageBytes);
+      channel.pending.set(frame.sequence, assembly);
+    }
+    assembly.fragmentSize = shape.fragmentSize;
+    assembly.lastLength = shape.lastLength;
+    assembly.addPart(frame.fragmentIndex, frame.data);
+    this.reliableCharge += assembly.charge - before;
+    if (assembly.complete) this.releaseReliable(frame.channelId);
   }
 
   /** Stores what a plan from plan() found acceptable and delivers what became deliverable. */
@@ -254,22 +313,26 @@ export class Inbound {
       this.delivered.push({ channelId: frame.channelId, reliable: true, data });
       this.undeliveredCharge += data.length + MESSAGE_CHARGE_OVERHEAD;
     }
+    if (plan.inOrderFragment !== null && plan.inOrderShape !== null) this.applyInOrderFragment(plan.inOrderFragment, plan.inOrderShape);
     for (const overlay of plan.reliable.values()) {
       if (!addsData(overlay)) continue;
       const channel = this.reliableChannel(overlay.channelId);
       let assembly = overlay.existing;
+      const before = assembly?.charge ?? 0;
       if (assembly === undefined) {
-        assembly = new Assembly(overlay.count);
+        assembly = new Assembly(overlay.count, this.config.maxReliableMessageBytes);
         channel.pending.set(overlay.sequence, assembly);
-        this.reliableCharge += MESSAGE_CHARGE_OVERHEAD;
       }
+      // The shape first: fragments are copied to where it says they go.
       assembly.fragmentSize = overlay.fragmentSize;
       assembly.lastLength = overlay.lastLength;
-      if (overlay.single !== null) assembly.setWhole(overlay.single.slice());
-      if (overlay.newParts !== null) for (const [index, data] of overlay.newParts) assembly.addPart(index, data.slice());
-      this.reliableCharge += overlay.addedBytes;
+      if (overlay.single !== null) assembly.setWhole(overlay.single);
+      if (overlay.newParts !== null) for (const [index, data] of overlay.newParts) assembly.addPart(index, data);
+      this.reliableCharge += assembly.charge - before;
     }
     for (const channelId of plan.touchedChannels) this.releaseReliable(channelId);
+    // Reliable data stays within its own bound; unreliable partials give way to it (§6.7).
+    this.makeRoom(0, undefined);
     for (const frame of plan.unreliable) this.receiveUnreliable(frame, copies);
   }
 
@@ -318,14 +381,22 @@ export class Inbound {
   private overlayFragment(overlay: ReliableOverlay, frame: FragmentFrame): string | null {
     if (frame.fragmentCount > this.maxReliableFragments) return `fragment count ${frame.fragmentCount} above ${this.maxReliableFragments}`;
     if (overlay.count !== frame.fragmentCount) return `fragment count ${frame.fragmentCount} where earlier fragments said ${overlay.count}`;
-    const seen = overlay.existing?.parts?.get(frame.fragmentIndex) ?? overlay.newParts?.get(frame.fragmentIndex);
-    if (seen !== undefined) return seen.length === frame.data.length ? null : `fragment ${frame.fragmentIndex} repeated with another length`;
+    const index = frame.fragmentIndex;
+    const seenLength = overlay.existing?.has(index) === true ? overlay.existing.lengthOf(index) : (overlay.newParts?.get(index)?.length ?? -1);
+    if (seenLength >= 0) return seenLength === frame.data.length ? null : `fragment ${index} repeated with another length`;
     const error = admitFragment(overlay, frame.fragmentIndex, frame.data.length, this.config.maxReliableMessageBytes);
     if (error !== null) return error;
     overlay.newParts ??= new Map();
     overlay.newParts.set(frame.fragmentIndex, frame.data);
     overlay.addedBytes += frame.data.length;
     return null;
+  }
+
+  /** What storing `overlay` adds to the reliable charge: the assembly's charge after it, less before. */
+  private overlayChargeDelta(overlay: ReliableOverlay): number {
+    const bytes = (overlay.existing?.bytes ?? 0) + overlay.addedBytes;
+    const after = reassemblyCharge(overlay.count, overlay.fragmentSize, bytes, this.config.maxReliableMessageBytes);
+    return after - (overlay.existing?.charge ?? 0);
   }
 
   /** Charge of the messages that would become deliverable in order on `channelId` with this plan. */
@@ -407,15 +478,18 @@ export class Inbound {
       this.deliverUnreliable(channel, frame.channelId, frame.sequence, copies.copy(frame.data));
       return;
     }
+    const max = this.config.maxUnreliableMessageBytes;
     let assembly = channel.partials.get(frame.sequence);
-    if (assembly !== undefined) {
-      if (assembly.parts?.has(frame.fragmentIndex)) return;
-      if (assembly.count !== frame.fragmentCount || admitFragment(assembly, frame.fragmentIndex, frame.data.length, this.config.maxUnreliableMessageBytes) !== null) {
-        this.evictPartial(frame.channelId, frame.sequence, assembly); // inconsistent: the message cannot complete
-        return;
-      }
+    if (assembly?.has(frame.fragmentIndex) === true) return;
+    // The shape this fragment would give, checked on a copy: nothing changes until it fits in memory.
+    const shape: FragmentShape = { count: frame.fragmentCount, fragmentSize: assembly?.fragmentSize ?? 0, lastLength: assembly?.lastLength ?? -1 };
+    if (assembly !== undefined && (assembly.count !== frame.fragmentCount || admitFragment(shape, frame.fragmentIndex, frame.data.length, max) !== null)) {
+      this.evictPartial(frame.channelId, frame.sequence, assembly); // inconsistent: the message cannot complete
+      return;
     }
-    const need = frame.data.length + (assembly === undefined ? MESSAGE_CHARGE_OVERHEAD : 0);
+    if (assembly === undefined) admitFragment(shape, frame.fragmentIndex, frame.data.length, max); // checked in plan()
+    const before = assembly?.charge ?? 0;
+    const need = reassemblyCharge(shape.count, shape.fragmentSize, (assembly?.bytes ?? 0) + frame.data.length, max) - before;
     if (!this.makeRoom(need, assembly)) {
       if (assembly !== undefined) this.evictPartial(frame.channelId, frame.sequence, assembly);
       else this.countDrop(channel, frame.sequence);
@@ -423,14 +497,14 @@ export class Inbound {
     }
     if (assembly === undefined) {
       if (channel.partials.size >= UNRELIABLE_PARTIALS_PER_CHANNEL) this.evictOldestOf(frame.channelId, channel);
-      assembly = new Assembly(frame.fragmentCount);
-      admitFragment(assembly, frame.fragmentIndex, frame.data.length, this.config.maxUnreliableMessageBytes);
+      assembly = new Assembly(frame.fragmentCount, max);
       channel.partials.set(frame.sequence, assembly);
       this.partialsByAge.set(assembly, { channelId: frame.channelId, sequence: frame.sequence });
-      this.unreliableCharge += MESSAGE_CHARGE_OVERHEAD;
     }
-    assembly.addPart(frame.fragmentIndex, frame.data.slice());
-    this.unreliableCharge += frame.data.length;
+    assembly.fragmentSize = shape.fragmentSize;
+    assembly.lastLength = shape.lastLength;
+    assembly.addPart(frame.fragmentIndex, frame.data);
+    this.unreliableCharge += assembly.charge - before;
     if (!assembly.complete) return;
     this.removePartial(channel, frame.sequence, assembly);
     this.deliverUnreliable(channel, frame.channelId, frame.sequence, assembly.assemble());

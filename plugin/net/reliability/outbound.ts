@@ -11,6 +11,7 @@ import {
   MESSAGE_HEADER_RESERVE,
   RELIABLE_WINDOW_MESSAGES,
 } from './constants';
+import { reassemblyCharge } from './assembly';
 import { Deque } from './deque';
 import { fragmentFrameSize, messageFrameSize, type DataFrame } from './frames';
 import { sequenceAdd, sequenceDistance } from './sequence';
@@ -63,25 +64,26 @@ export class OutboundMessage {
     readonly sequence: number,
     readonly data: Uint8Array,
     maxPacketBytes: number,
+    maxMessageBytes: number,
   ) {
+    let fragmentSize = 0;
     if (data.length <= maxPacketBytes - MESSAGE_HEADER_RESERVE) {
       this.chunks.push(new OutboundChunk(this, 0, 0, data.length));
     } else {
-      const size = fragmentPayloadBytes(maxPacketBytes);
-      for (let offset = 0, index = 0; offset < data.length; offset += size, index++) {
-        this.chunks.push(new OutboundChunk(this, index, offset, Math.min(size, data.length - offset)));
+      fragmentSize = fragmentPayloadBytes(maxPacketBytes);
+      for (let offset = 0, index = 0; offset < data.length; offset += fragmentSize, index++) {
+        this.chunks.push(new OutboundChunk(this, index, offset, Math.min(fragmentSize, data.length - offset)));
       }
     }
     const count = this.chunks.length;
+    this.charge = reassemblyCharge(count, fragmentSize, data.length, maxMessageBytes);
     for (const chunk of this.chunks) {
       chunk.frameBytes = count === 1 ? messageFrameSize(sequence, chunk.length) : fragmentFrameSize(sequence, chunk.index, count, chunk.length);
     }
   }
 
-  /** Bytes the receiver may hold for it: data plus per-message bookkeeping. */
-  get charge(): number {
-    return this.data.length + MESSAGE_CHARGE_OVERHEAD;
-  }
+  /** Bytes the receiver may hold for it, as it charges them (PROTOCOL.md §6.7). */
+  readonly charge: number;
 
   get fullyAcked(): boolean {
     return this.ackedChunks === this.chunks.length;
@@ -155,7 +157,7 @@ export class Outbound {
       if (staged === null || staged.bytes.length !== length) return Result.InvalidPayload;
       const bytes = staged.bytes;
       const channel = this.reliableChannel(channelId);
-      const message = new OutboundMessage(channelId, true, channel.nextSequence, bytes, this.config.maxPacketBytes);
+      const message = new OutboundMessage(channelId, true, channel.nextSequence, bytes, this.config.maxPacketBytes, this.config.maxReliableMessageBytes);
       message.slab = staged.slab;
       channel.nextSequence = sequenceAdd(channel.nextSequence, 1);
       if (!channel.hasUnsent) this.markReady(channel);
@@ -167,7 +169,7 @@ export class Outbound {
     if (bytes === null || bytes.length !== length) return Result.InvalidPayload;
     const sequence = this.unreliableSequences.get(channelId) ?? this.initialSequence;
     this.unreliableSequences.set(channelId, sequenceAdd(sequence, 1));
-    this.unreliable.push(new OutboundMessage(channelId, false, sequence, bytes, this.config.maxPacketBytes));
+    this.unreliable.push(new OutboundMessage(channelId, false, sequence, bytes, this.config.maxPacketBytes, this.config.maxUnreliableMessageBytes));
     this.unreliableBytes += bytes.length;
     return Result.Ok;
   }
