@@ -205,9 +205,14 @@ export class NetworkManager {
   flush(): Result {
     if (this.disposed) return Result.NotRunning;
     const now = this.clock.now();
-    this.flushClosing(now);
-    if (this.relay.registration !== null) {
-      for (const link of this.peers.values()) this.flushPeer(link, now);
+    this.relay.beginBatch();
+    try {
+      this.flushClosing(now);
+      if (this.relay.registration !== null) {
+        for (const link of this.peers.values()) this.flushPeer(link, now);
+      }
+    } finally {
+      this.relay.endBatch();
     }
     for (const link of this.peers.values()) this.checkTimeout(link, now);
     if (this.refusedReason !== null) return Result.NotAuthenticated;

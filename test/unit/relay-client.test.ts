@@ -312,6 +312,23 @@ describe('RelayClient (against a scripted relay end)', () => {
     expect(h.client.sendInPlace(Uint8Array.of(1, 2), new Uint8Array(12))).to.equal(false);
   });
 
+  it('a batch holds sendInPlace() datagrams until endBatch(), then sends them back to back in order', async () => {
+    const h = harness();
+    const destination = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 42);
+    const link = await registered(h, 5n);
+    const before = link.sent.length;
+    h.client.beginBatch();
+    const datagrams = [1, 2, 3].map((n) => Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, n));
+    for (const datagram of datagrams) expect(h.client.sendInPlace(destination, datagram)).to.equal(true);
+    expect(link.sent.length, 'held while the batch is open').to.equal(before);
+    h.client.endBatch();
+    expect(link.sent.slice(before)).to.deep.equal(datagrams);
+    h.client.endBatch();
+    expect(link.sent.length, 'a second endBatch() sends nothing').to.equal(before + 3);
+    expect(h.client.sendInPlace(destination, Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 4))).to.equal(true);
+    expect(link.sent.length, 'no batch: at once').to.equal(before + 4);
+  });
+
   it('hands received DATA over with the source id as two u32 (above 2^53 too) and the payload as a view of the datagram', async () => {
     const h = harness();
     let got: { high: number; low: number; payload: Uint8Array } | null = null;

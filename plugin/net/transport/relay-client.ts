@@ -29,6 +29,9 @@ import { isTransportPreference, parseRelayUrl, type DatagramSocket, type LinkKin
 import { isNode } from './node-require';
 import { mulberry32 } from './prng';
 import { createDatagramSocket } from './socket-factory';
+
+/** Most datagrams a batch holds; past it they go out at once. */
+const MAX_BATCH_DATAGRAMS = 1024;
 import { rtcPeerConnectionConstructor } from './webrtc-socket';
 
 export interface RelayRegistration {
@@ -169,6 +172,7 @@ export class RelayClient {
   /** The link itself, under the conditioner when there is one (it knows which link carries DATA). */
   private rawSocket: DatagramSocket | null = null;
   private conditioned: ConditionedSocket | null = null;
+  private batch: Uint8Array[] | null = null;
   /** Bumped whenever the socket is replaced, so callbacks of an old socket are ignored. */
   private generation = 0;
   private currentRegistration: RelayRegistration | null = null;
@@ -287,9 +291,29 @@ export class RelayClient {
     datagram.set(destination, 1);
     this.counters.datagramsSent++;
     this.counters.bytesSent += datagram.length;
+    if (this.batch !== null && this.batch.length < MAX_BATCH_DATAGRAMS) this.batch.push(datagram);
+    else this.transmit(datagram);
+    return true;
+  }
+
+  /**
+   * Until endBatch(), datagrams from sendInPlace() are held, then sent back to back. A flush's
+   * datagrams are sealed in between its sends otherwise, and each send can find the relay gone
+   * back to sleep since the last, paying a wake-up.
+   */
+  beginBatch(): void {
+    this.batch ??= [];
+  }
+
+  endBatch(): void {
+    const batch = this.batch;
+    this.batch = null;
+    if (batch !== null) for (let i = 0; i < batch.length; i++) this.transmit(batch[i]);
+  }
+
+  private transmit(datagram: Uint8Array): void {
     if (this.conditioned !== null) this.conditioned.send(datagram);
     else this.socket?.send(datagram);
-    return true;
   }
 
   stats(): RelayClientStats {
