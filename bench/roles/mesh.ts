@@ -98,6 +98,8 @@ export interface MeshResults {
   frames: number;
   lateFrames: number;
   frameUs: Distribution;
+  /** Process CPU time (user + system, all threads) during runCallbacks() + flush(): preemption by other processes left out. */
+  frameCpuUs: Distribution;
   frameTotalUs: Distribution;
   sendUs: Distribution;
   states: Record<string, number>;
@@ -162,6 +164,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
   const states: Record<string, number> = {};
   let freshness = new SampleReservoir(maxSamples, 7);
   let frameUs = new SampleReservoir(maxSamples, 3);
+  let frameCpuUs = new SampleReservoir(maxSamples, 11);
   let frameTotalUs = new SampleReservoir(maxSamples, 4);
   let sendUs = new SampleReservoir(maxSamples, 5);
   let frames = 0;
@@ -354,7 +357,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
     }
   };
 
-  let pairedFloor: { floor: Floor; times: SampleReservoir } | null = null;
+  let pairedFloor: { floor: Floor; times: SampleReservoir; cpuTimes: SampleReservoir } | null = null;
 
   // --- the frame loop ---------------------------------------------------------------------
   let periodMs = options.frameHz > 0 ? 1000 / options.frameHz : 0;
@@ -365,24 +368,33 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
     frameTimer = null;
     frameImmediate = null;
     if (stopped) return;
+    // CPU readings outside the wall-time pairs, so the wall times do not include them.
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (const m of managers) runCallbacks(m);
     const t1 = performance.now();
+    const c1 = process.cpuUsage(c0);
     sendTraffic();
+    const c2 = process.cpuUsage();
     const t2 = performance.now();
     for (const m of managers) m.flush();
     const t3 = performance.now();
+    const c3 = process.cpuUsage(c2);
     analyseKept();
     // Half a frame later, as cold as the manager's calls are at the start of a frame (right after
     // them it would find their crypto state warm in the caches).
     if (pairedFloor !== null && periodMs > 0) {
       const paired = pairedFloor;
       setTimeout(() => {
-        if (pairedFloor === paired && !stopped) paired.times.add(paired.floor.runFrame());
+        if (pairedFloor !== paired || stopped) return;
+        const run = paired.floor.runFrame();
+        paired.times.add(run.wallUs);
+        paired.cpuTimes.add(run.cpuUs);
       }, periodMs / 2);
     }
     frames++;
     frameUs.add(((t1 - t0) + (t3 - t2)) * 1000);
+    frameCpuUs.add(c1.user + c1.system + c3.user + c3.system);
     frameTotalUs.add((t3 - t0) * 1000);
     sendUs.add((t2 - t1) * 1000);
     sampleFreshness();
@@ -516,6 +528,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
         countersByChannel = [];
         freshness = new SampleReservoir(maxSamples, 7);
         frameUs = new SampleReservoir(maxSamples, 3);
+        frameCpuUs = new SampleReservoir(maxSamples, 11);
         frameTotalUs = new SampleReservoir(maxSamples, 4);
         sendUs = new SampleReservoir(maxSamples, 5);
         frames = 0;
@@ -546,7 +559,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
         const floor = await openFloor(args);
         const times = new SampleReservoir(args.frames, 9);
         for (let f = 0; f < Math.min(args.frames, 10_000); f++) {
-          times.add(floor.runFrame());
+          times.add(floor.runFrame().wallUs);
           await new Promise((resolve) => setTimeout(resolve, 1000 / 60));
         }
         await floor.close();
@@ -559,7 +572,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
        */
       startPairedFloor: async (args: FloorArgs) => {
         if (pairedFloor !== null) throw new Error('a paired floor is running already');
-        pairedFloor = { floor: await openFloor(args), times: new SampleReservoir(maxSamples, 13) };
+        pairedFloor = { floor: await openFloor(args), times: new SampleReservoir(maxSamples, 13), cpuTimes: new SampleReservoir(maxSamples, 17) };
         return { ok: true };
       },
       stopPairedFloor: async () => {
@@ -567,7 +580,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
         if (paired === null) throw new Error('no paired floor is running');
         pairedFloor = null;
         await paired.floor.close();
-        return distribution(paired.times.samples());
+        return { wall: distribution(paired.times.samples()), cpu: distribution(paired.cpuTimes.samples()) };
       },
       /** The AEAD backend the managers here use ('node' or 'noble'). */
       cryptoBackend: () => ({ name: cryptoBackendName() }),
@@ -583,6 +596,7 @@ export const meshRole: RoleFactory = async (options: MeshOptions, emit) => {
           frames,
           lateFrames,
           frameUs: distribution(frameUs.samples()),
+          frameCpuUs: distribution(frameCpuUs.samples()),
           frameTotalUs: distribution(frameTotalUs.samples()),
           sendUs: distribution(sendUs.samples()),
           states: { ...states },
@@ -616,8 +630,8 @@ interface FloorArgs {
 }
 
 interface Floor {
-  /** Runs one frame's operations; returns their wall time in µs. */
-  runFrame(): number;
+  /** Runs one frame's operations; returns their wall time and the process's CPU time (user + system) in µs. */
+  runFrame(): { wallUs: number; cpuUs: number };
   close(): Promise<void>;
 }
 
@@ -651,7 +665,8 @@ async function openFloor(args: FloorArgs): Promise<Floor> {
   }
   const datagrams = Math.min(args.datagramsPerFrame, 4096);
   return {
-    runFrame(): number {
+    runFrame(): { wallUs: number; cpuUs: number } {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       for (let i = 0; i < sealedIn.length; i++) {
         nonce[11] = i & 0xff;
@@ -666,7 +681,9 @@ async function openFloor(args: FloorArgs): Promise<Floor> {
         }
         socket.send(datagram);
       }
-      return (performance.now() - t0) * 1000;
+      const wallUs = (performance.now() - t0) * 1000;
+      const cpu = process.cpuUsage(c0);
+      return { wallUs, cpuUs: cpu.user + cpu.system };
     },
     close: () => closeUdp(socket),
   };
