@@ -289,17 +289,27 @@ export class Inbound {
   /** Stores the fragment planInOrderFragment() accepted, and delivers its message once complete. */
   private applyInOrderFragment(frame: FragmentFrame, shape: FragmentShape): void {
     const channel = this.reliableChannel(frame.channelId);
-    let assembly = channel.pending.get(frame.sequence);
-    const before = assembly?.charge ?? 0;
-    if (assembly === undefined) {
-      assembly = new Assembly(shape.count, this.config.maxReliableMessageBytes);
-      channel.pending.set(frame.sequence, assembly);
-    }
-    assembly.fragmentSize = shape.fragmentSize;
-    assembly.lastLength = shape.lastLength;
+    const existing = channel.pending.get(frame.sequence);
+    const before = existing?.charge ?? 0;
+    const assembly = this.reliableAssembly(channel, frame.sequence, existing, shape);
     assembly.addPart(frame.fragmentIndex, frame.data);
     this.reliableCharge += assembly.charge - before;
     if (assembly.complete) this.releaseReliable(frame.channelId);
+  }
+
+  /**
+   * The assembly of `sequence` on `channel` (`existing`, or a new one stored there) with the shape
+   * `shape` gives it: set before any fragment is copied, since it says where each one goes.
+   */
+  private reliableAssembly(channel: ReliableReceiveChannel, sequence: number, existing: Assembly | undefined, shape: FragmentShape): Assembly {
+    let assembly = existing;
+    if (assembly === undefined) {
+      assembly = new Assembly(shape.count, this.config.maxReliableMessageBytes);
+      channel.pending.set(sequence, assembly);
+    }
+    assembly.fragmentSize = shape.fragmentSize;
+    assembly.lastLength = shape.lastLength;
+    return assembly;
   }
 
   /** Stores what a plan from plan() found acceptable and delivers what became deliverable. */
@@ -316,16 +326,8 @@ export class Inbound {
     if (plan.inOrderFragment !== null && plan.inOrderShape !== null) this.applyInOrderFragment(plan.inOrderFragment, plan.inOrderShape);
     for (const overlay of plan.reliable.values()) {
       if (!addsData(overlay)) continue;
-      const channel = this.reliableChannel(overlay.channelId);
-      let assembly = overlay.existing;
-      const before = assembly?.charge ?? 0;
-      if (assembly === undefined) {
-        assembly = new Assembly(overlay.count, this.config.maxReliableMessageBytes);
-        channel.pending.set(overlay.sequence, assembly);
-      }
-      // The shape first: fragments are copied to where it says they go.
-      assembly.fragmentSize = overlay.fragmentSize;
-      assembly.lastLength = overlay.lastLength;
+      const before = overlay.existing?.charge ?? 0;
+      const assembly = this.reliableAssembly(this.reliableChannel(overlay.channelId), overlay.sequence, overlay.existing, overlay);
       if (overlay.single !== null) assembly.setWhole(overlay.single);
       if (overlay.newParts !== null) for (const [index, data] of overlay.newParts) assembly.addPart(index, data);
       this.reliableCharge += assembly.charge - before;
