@@ -29,10 +29,10 @@ import { isTransportPreference, parseRelayUrl, type DatagramSocket, type LinkKin
 import { isNode } from './node-require';
 import { mulberry32 } from './prng';
 import { createDatagramSocket } from './socket-factory';
+import { rtcPeerConnectionConstructor } from './webrtc-socket';
 
 /** Most datagrams a batch holds; past it they go out at once. */
 const MAX_BATCH_DATAGRAMS = 1024;
-import { rtcPeerConnectionConstructor } from './webrtc-socket';
 
 export interface RelayRegistration {
   relayId: Uint8Array;
@@ -172,7 +172,9 @@ export class RelayClient {
   /** The link itself, under the conditioner when there is one (it knows which link carries DATA). */
   private rawSocket: DatagramSocket | null = null;
   private conditioned: ConditionedSocket | null = null;
-  private batch: Uint8Array[] | null = null;
+  /** Datagrams held by an open batch (one array, reused: a flush allocates nothing for it). */
+  private readonly batch: Uint8Array[] = [];
+  private batching = false;
   /** Bumped whenever the socket is replaced, so callbacks of an old socket are ignored. */
   private generation = 0;
   private currentRegistration: RelayRegistration | null = null;
@@ -273,8 +275,7 @@ export class RelayClient {
     const datagram = encodeData(destinationSession, payload);
     this.counters.datagramsSent++;
     this.counters.bytesSent += datagram.length;
-    if (this.conditioned !== null) this.conditioned.send(datagram);
-    else this.socket?.send(datagram);
+    this.transmit(datagram);
     return true;
   }
 
@@ -291,7 +292,7 @@ export class RelayClient {
     datagram.set(destination, 1);
     this.counters.datagramsSent++;
     this.counters.bytesSent += datagram.length;
-    if (this.batch !== null && this.batch.length < MAX_BATCH_DATAGRAMS) this.batch.push(datagram);
+    if (this.batching && this.batch.length < MAX_BATCH_DATAGRAMS) this.batch.push(datagram);
     else this.transmit(datagram);
     return true;
   }
@@ -302,13 +303,14 @@ export class RelayClient {
    * back to sleep since the last, paying a wake-up.
    */
   beginBatch(): void {
-    this.batch ??= [];
+    this.batching = true;
   }
 
   endBatch(): void {
+    this.batching = false;
     const batch = this.batch;
-    this.batch = null;
-    if (batch !== null) for (let i = 0; i < batch.length; i++) this.transmit(batch[i]);
+    for (let i = 0; i < batch.length; i++) this.transmit(batch[i]);
+    batch.length = 0;
   }
 
   private transmit(datagram: Uint8Array): void {
