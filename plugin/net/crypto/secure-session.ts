@@ -128,6 +128,25 @@ interface KeySet {
   lastSealed: number;
 }
 
+/**
+ * A DATA packet open() authenticated. commit() marks its number in the replay window of the key
+ * that opened it and counts the link as answered; a class, so a packet allocates no closure.
+ */
+class OpenedDataPacket {
+  readonly ok = true as const;
+  constructor(
+    readonly packetNumber: number,
+    readonly plaintext: Uint8Array,
+    private readonly window: ReplayWindow,
+    private readonly answered: () => void,
+  ) {}
+
+  commit(): void {
+    this.window.mark(this.packetNumber);
+    this.answered();
+  }
+}
+
 export class SecureSession {
   readonly role: PeerRole;
 
@@ -156,6 +175,10 @@ export class SecureSession {
   private remoteIncarnationValue: bigint | null = null;
   /** Initiator: when the first packet sealed since the last one that opened was sealed (null: none). */
   private unansweredSince: number | null = null;
+  /** What committing an opened packet does to this session: made once, not per packet. */
+  private readonly markAnswered = (): void => {
+    this.unansweredSince = null;
+  };
   /** The largest packet number opened under any key: the reference the next header's low 32 bits are expanded against. */
   private largestOpened = -1;
 
@@ -341,18 +364,9 @@ export class SecureSession {
         // Authenticated under the whole number (it is the nonce), so a wrong expansion never gets here.
         if (packetNumber > this.largestOpened) this.largestOpened = packetNumber;
         this.onOpened(slot, now);
-        const window = slot.window;
         // Liveness (the re-handshake silence clock) only from committed packets: a replay of an
         // authenticated packet the caller refused must not keep a dead link looking answered.
-        return {
-          ok: true,
-          packetNumber,
-          plaintext,
-          commit: () => {
-            window.mark(packetNumber);
-            this.unansweredSince = null;
-          },
-        };
+        return new OpenedDataPacket(packetNumber, plaintext, slot.window, this.markAnswered);
       }
     }
     if (!sawCandidate) return this.refuseData('no-key');

@@ -14,7 +14,7 @@ import {
   PERSISTENT_CONGESTION_PROBES,
 } from './constants';
 import { CongestionController } from './congestion';
-import { decodeFrames, fitAckFrame, frameSize, isAckEliciting, type AckFrame, type DataFrame, type Frame } from './frames';
+import { decodeFrames, fitAckFrame, frameSize, isAckEliciting, type AckFrame, type Frame } from './frames';
 import { Inbound, type DeliveredMessage } from './inbound';
 import { Outbound, type OutboundChunk } from './outbound';
 import { PacketAssembler, type AssembledPacket } from './packet-assembler';
@@ -28,13 +28,16 @@ const sharedPacketWriter = new ByteWriter(1500);
 /** One assembler for all connections, over that buffer: poll() and closePacket() never run re-entrantly. */
 const sharedAssembler = new PacketAssembler(sharedPacketWriter);
 const PING_FRAME: Frame = Object.freeze({ type: 'ping' });
+const ACCEPTED: ReceiveOutcome = Object.freeze({ accepted: true });
 
 export type { DeliveredMessage } from './inbound';
 
 export interface OutgoingPacket {
-  packetNumber: number;
-  /** The frames (a view of `datagram`). */
-  payload: Uint8Array;
+  readonly packetNumber: number;
+  /** The frames (a view of `datagram`, made when read). */
+  readonly payload: Uint8Array;
+  /** The frames' length: what sealing in place needs, without making that view. */
+  readonly payloadBytes: number;
   /**
    * The packet's own buffer: `datagramHeadroomBytes`, the payload, `datagramTailroomBytes` (see
    * ReliabilityTuning). The caller may write headers and seal in place in it and hand it on.
@@ -264,24 +267,27 @@ export class ReliableConnection {
     }
     const decoded = decodeFrames(payload);
     if (!decoded.ok) return refuse(decoded.error);
-    const acks: AckFrame[] = [];
-    const data: DataFrame[] = [];
+    const frames = decoded.value;
+    // A packet holds one ACK frame as a rule: no array for it (the protocol allows more).
+    let firstAck: AckFrame | null = null;
+    let moreAcks: AckFrame[] | null = null;
     let ackEliciting = false;
     let close = false;
-    for (const frame of decoded.value) {
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i];
       if (frame.type === 'ack') {
         if (frame.ranges[0].largest >= this.packetNumber) {
           return refuse(`ack of packet ${frame.ranges[0].largest}, which was never sent (next is ${this.packetNumber})`);
         }
-        acks.push(frame);
-      } else if (frame.type === 'message' || frame.type === 'fragment') {
-        data.push(frame);
+        if (firstAck === null) firstAck = frame;
+        else (moreAcks ??= []).push(frame);
       } else if (frame.type === 'close') {
         close = true;
       }
       if (isAckEliciting(frame)) ackEliciting = true;
     }
-    const planned = this.inbound.plan(data);
+    // plan() takes the data frames among them.
+    const planned = this.inbound.plan(frames);
     if (!planned.ok) {
       // Liveness only once the caller has committed the packet (notePeerAlive): not here.
       return planned.capacity ? { accepted: false, reason: planned.error, peerAlive: true } : refuse(planned.error);
@@ -293,10 +299,11 @@ export class ReliableConnection {
     this.received.add(packetNumber, now);
     this.ackDirty = true;
     if (ackEliciting) this.ackPending = true;
-    for (const ack of acks) this.onAck(ack, now);
+    if (firstAck !== null) this.onAck(firstAck, now);
+    if (moreAcks !== null) for (const ack of moreAcks) this.onAck(ack, now);
     this.inbound.apply(planned.plan);
     if (close) this.closedByPeer = true;
-    return { accepted: true };
+    return ACCEPTED;
   }
 
   private onAck(ack: AckFrame, now: number): void {
@@ -361,7 +368,7 @@ export class ReliableConnection {
    * owed. Data is limited by the congestion window and the pacer; unreliable messages that cannot
    * go now are dropped and counted.
    */
-  poll(now: number): OutgoingPacket[] {
+  poll(now: number): readonly OutgoingPacket[] {
     this.pacer.refill(now, this.pacingRate());
     this.detectLosses(now);
     this.checkProbeTimeout(now);
@@ -450,7 +457,7 @@ export class ReliableConnection {
     const packet = this.assembler.addChunk(chunk);
     if (packet === null) return false;
     if (this.outbound.onChunkSent(chunk, packet.packetNumber)) packet.resend = true;
-    packet.chunks.push(chunk);
+    packet.addChunk(chunk);
     this.charge(chunk.frameBytes, true);
     return true;
   }
@@ -484,19 +491,18 @@ export class ReliableConnection {
     return assembler.add(frame, frameSize(frame)) !== null;
   }
 
-  private finishPoll(packets: readonly AssembledPacket[], now: number, ackSent: boolean): OutgoingPacket[] {
-    const out: OutgoingPacket[] = [];
+  private finishPoll(packets: readonly AssembledPacket[], now: number, ackSent: boolean): readonly OutgoingPacket[] {
     let elicited = false;
     for (const packet of packets) {
       this.sentPackets++;
-      this.sentBytes += packet.payload.length;
+      this.sentBytes += packet.payloadBytes;
       if (packet.resend) this.resentPackets++;
       if (packet.ackEliciting) {
         elicited = true;
         const sent: SentPacket = {
           packetNumber: packet.packetNumber,
           sentTime: now,
-          bytes: packet.payload.length,
+          bytes: packet.payloadBytes,
           chunks: packet.chunks,
           ackLargest: packet.ackLargest,
           done: false,
@@ -508,9 +514,8 @@ export class ReliableConnection {
         this.congestion.onPacketSent(sent, this.sent.bytesInFlight);
         this.sent.add(sent);
       }
-      out.push({ packetNumber: packet.packetNumber, payload: packet.payload, datagram: packet.datagram });
     }
-    if (out.length > 0) this.lastSend = now;
+    if (packets.length > 0) this.lastSend = now;
     if (elicited) {
       this.lastAckElicitingSend = now;
       this.pingQueued = false;
@@ -520,7 +525,8 @@ export class ReliableConnection {
       this.ackPending = false;
       this.ackDirty = false;
     }
-    return out;
+    // The assembler's packets are the outgoing ones: no second object per packet.
+    return packets;
   }
 
   private allocate(limit: number): number | null {

@@ -17,7 +17,7 @@ import {
   UNRELIABLE_PARTIALS_PER_CHANNEL,
 } from './constants';
 import { OWN_COPY_MAX_BYTES } from './send-staging';
-import type { DataFrame, FragmentFrame, MessageFrame } from './frames';
+import type { DataFrame, FragmentFrame, Frame, MessageFrame } from './frames';
 import { reliableReceiveBudget } from './outbound';
 import { sequenceAdd, sequenceDistance, sequenceNewer } from './sequence';
 
@@ -54,8 +54,12 @@ export interface InboundPlan {
   reliable: Map<number, ReliableOverlay>;
   touchedChannels: Set<number>;
   unreliable: DataFrame[];
-  /** Whole reliable messages that are next in order on an open channel with nothing pending: delivered straight away. */
-  inOrder: MessageFrame[];
+  /**
+   * An in-order plan (null in a general one): the packet's frames, whose whole reliable messages
+   * are each next in order on an open channel with nothing pending (delivered straight away) and
+   * whose unreliable frames all passed their checks.
+   */
+  inOrderFrames: readonly Frame[] | null;
   /** A packet's one reliable frame, a fragment of the next message in order on an open channel with nothing else pending, and the shape it gives that message. */
   inOrderFragment: FragmentFrame | null;
   inOrderShape: FragmentShape | null;
@@ -88,8 +92,19 @@ class PacketCopy {
   }
 }
 
+/** Copies for a packet without large messages: each its own (stateless, so one serves all). */
+const SMALL_COPIES = new PacketCopy(0);
+
+function copiesFor(largeBytes: number): PacketCopy {
+  return largeBytes > 0 ? new PacketCopy(largeBytes) : SMALL_COPIES;
+}
+
+function isDataFrame(frame: Frame): frame is DataFrame {
+  return frame.type === 'message' || frame.type === 'fragment';
+}
+
 /** Bytes of the whole messages above OWN_COPY_MAX_BYTES among `frames`. */
-function largeMessageBytes(frames: readonly DataFrame[]): number {
+function largeMessageBytes(frames: readonly Frame[]): number {
   let bytes = 0;
   for (let i = 0; i < frames.length; i++) {
     const frame = frames[i];
@@ -107,6 +122,9 @@ export type PlanOutcome = { ok: true; plan: InboundPlan } | { ok: false; error: 
 
 export class Inbound {
   droppedUnreliable = 0;
+  /** The in-order plan and its outcome, filled in by each plan() that takes that path: a packet allocates neither. */
+  private readonly inOrderPlan: InboundPlan = { reliable: NO_OVERLAYS, touchedChannels: NO_CHANNELS, unreliable: NO_FRAMES, inOrderFrames: null, inOrderFragment: null, inOrderShape: null };
+  private readonly inOrderOutcome: PlanOutcome = { ok: true, plan: this.inOrderPlan };
   // Maps, not 128-slot arrays: an idle peer uses one or two channels, and memory per peer counts.
   private readonly reliable = new Map<number, ReliableReceiveChannel>();
   private readonly unreliable = new Map<number, UnreliableReceiveChannel>();
@@ -169,12 +187,15 @@ export class Inbound {
     return taken;
   }
 
-  /** Checks the data frames of one packet and counts what they would store. Changes nothing. */
-  plan(frames: readonly DataFrame[]): PlanOutcome {
-    const inOrder = this.planInOrder(frames);
-    if (inOrder !== null) return inOrder;
-    const plan: InboundPlan = { reliable: new Map(), touchedChannels: new Set(), unreliable: [], inOrder: NO_FRAMES, inOrderFragment: null, inOrderShape: null };
+  /**
+   * Checks the data frames among one packet's frames (others are skipped) and counts what they
+   * would store. Changes nothing. The plan is good until the next plan(): apply it before then.
+   */
+  plan(frames: readonly Frame[]): PlanOutcome {
+    if (this.planInOrder(frames)) return this.inOrderOutcome;
+    const plan: InboundPlan = { reliable: new Map(), touchedChannels: new Set(), unreliable: [], inOrderFrames: null, inOrderFragment: null, inOrderShape: null };
     for (const frame of frames) {
+      if (!isDataFrame(frame)) continue;
       const error = frame.reliable ? this.planReliable(frame, plan) : this.checkUnreliable(frame);
       if (error !== null) return { ok: false, error: `channel ${frame.channelId} ${frame.reliable ? 'reliable' : 'unreliable'} sequence ${frame.sequence}: ${error}`, capacity: false };
       if (!frame.reliable) plan.unreliable.push(frame);
@@ -208,59 +229,72 @@ export class Inbound {
    * The same bounds as the general plan apply. Null: anything else (the general plan decides,
    * and words any refusal).
    */
-  private planInOrder(frames: readonly DataFrame[]): PlanOutcome | null {
-    let inOrder: MessageFrame[] | null = null;
-    let unreliable: DataFrame[] | null = null;
+  private planInOrder(frames: readonly Frame[]): boolean {
+    let sawMessage = false;
     let fragment: FragmentFrame | null = null;
     let added = 0;
     let lastChannel = -1;
     let lastSequence = 0;
-    for (const frame of frames) {
+    // Channels with a reliable message earlier in this packet, as 4 × 32 bits (channels 0..127).
+    let seen0 = 0;
+    let seen1 = 0;
+    let seen2 = 0;
+    let seen3 = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i];
+      if (!isDataFrame(frame)) continue;
       if (!frame.reliable) {
-        if (this.checkUnreliable(frame) !== null) return null;
-        (unreliable ??= []).push(frame);
+        if (this.checkUnreliable(frame) !== null) return false;
         continue;
       }
       if (frame.type === 'fragment') {
-        if (fragment !== null || inOrder !== null) return null;
+        if (fragment !== null || sawMessage) return false;
         fragment = frame;
         continue;
       }
-      if (fragment !== null || frame.data.length > this.config.maxReliableMessageBytes) return null;
+      if (fragment !== null || frame.data.length > this.config.maxReliableMessageBytes) return false;
       const channelId = frame.channelId;
       let expected: number;
       if (channelId === lastChannel) {
         expected = sequenceAdd(lastSequence, 1);
       } else {
         // A channel seen earlier in this packet, then another in between: rare, the general plan.
-        if (inOrder !== null && inOrder.some((f) => f.channelId === channelId)) return null;
-        if (this.local.get(channelId) !== true) return null;
+        const word = channelId >>> 5;
+        const bit = 1 << (channelId & 31);
+        const seen = word === 0 ? seen0 : word === 1 ? seen1 : word === 2 ? seen2 : seen3;
+        if ((seen & bit) !== 0) return false;
+        if (word === 0) seen0 |= bit;
+        else if (word === 1) seen1 |= bit;
+        else if (word === 2) seen2 |= bit;
+        else seen3 |= bit;
+        if (this.local.get(channelId) !== true) return false;
         const channel = this.reliable.get(channelId);
-        if (channel !== undefined && channel.pending.size > 0) return null;
+        if (channel !== undefined && channel.pending.size > 0) return false;
         expected = channel?.nextExpected ?? this.initialSequence;
       }
-      if (frame.sequence !== expected) return null;
+      if (frame.sequence !== expected) return false;
       lastChannel = channelId;
       lastSequence = expected;
-      (inOrder ??= []).push(frame);
+      sawMessage = true;
       added += frame.data.length + MESSAGE_CHARGE_OVERHEAD;
     }
     let shape: FragmentShape | null = null;
     let stored = added;
     if (fragment !== null) {
       const planned = this.planInOrderFragment(fragment);
-      if (planned === null) return null;
+      if (planned === null) return false;
       shape = planned.shape;
       stored = planned.chargeDelta;
       added = planned.released;
     }
     // As the general plan counts them: stored first (reassembly bound), then released to the application.
-    if (this.reliableCharge + stored > this.reliableBudget) return null;
-    if (added > 0 && this.undeliveredCharge > 0 && this.undeliveredCharge + added > this.maxUndeliveredBytes) return null;
-    return {
-      ok: true,
-      plan: { reliable: NO_OVERLAYS, touchedChannels: NO_CHANNELS, unreliable: unreliable ?? NO_FRAMES, inOrder: inOrder ?? NO_FRAMES, inOrderFragment: fragment, inOrderShape: shape },
-    };
+    if (this.reliableCharge + stored > this.reliableBudget) return false;
+    if (added > 0 && this.undeliveredCharge > 0 && this.undeliveredCharge + added > this.maxUndeliveredBytes) return false;
+    const plan = this.inOrderPlan;
+    plan.inOrderFrames = frames;
+    plan.inOrderFragment = fragment;
+    plan.inOrderShape = shape;
+    return true;
   }
 
   /**
@@ -314,16 +348,14 @@ export class Inbound {
 
   /** Stores what a plan from plan() found acceptable and delivers what became deliverable. */
   apply(plan: InboundPlan): void {
-    // The frames are views of the datagram: the application gets copies.
-    const copies = new PacketCopy(largeMessageBytes(plan.inOrder) + largeMessageBytes(plan.unreliable));
-    for (const frame of plan.inOrder) {
-      const channel = this.reliableChannel(frame.channelId);
-      channel.nextExpected = sequenceAdd(channel.nextExpected, 1);
-      const data = copies.copy(frame.data);
-      this.delivered.push({ channelId: frame.channelId, reliable: true, data });
-      this.undeliveredCharge += data.length + MESSAGE_CHARGE_OVERHEAD;
+    if (plan.inOrderFrames !== null) {
+      this.applyInOrder(plan.inOrderFrames, plan.inOrderFragment, plan.inOrderShape);
+      plan.inOrderFrames = null; // the packet's frames are not kept
+      plan.inOrderFragment = null;
+      return;
     }
-    if (plan.inOrderFragment !== null && plan.inOrderShape !== null) this.applyInOrderFragment(plan.inOrderFragment, plan.inOrderShape);
+    // The frames are views of the datagram: the application gets copies.
+    const copies = copiesFor(largeMessageBytes(plan.unreliable));
     for (const overlay of plan.reliable.values()) {
       if (!addsData(overlay)) continue;
       const before = overlay.existing?.charge ?? 0;
@@ -336,6 +368,27 @@ export class Inbound {
     // Reliable data stays within its own bound; unreliable partials give way to it (§6.7).
     this.makeRoom(0, undefined);
     for (const frame of plan.unreliable) this.receiveUnreliable(frame, copies);
+  }
+
+  /** An in-order plan: the reliable side in packet order, then the unreliable frames, as apply() orders a general plan. */
+  private applyInOrder(frames: readonly Frame[], fragment: FragmentFrame | null, shape: FragmentShape | null): void {
+    const copies = copiesFor(largeMessageBytes(frames));
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i];
+      if (frame.type !== 'message' || !frame.reliable) continue;
+      const channel = this.reliableChannel(frame.channelId);
+      channel.nextExpected = sequenceAdd(channel.nextExpected, 1);
+      const data = copies.copy(frame.data);
+      this.delivered.push({ channelId: frame.channelId, reliable: true, data });
+      this.undeliveredCharge += data.length + MESSAGE_CHARGE_OVERHEAD;
+    }
+    if (fragment !== null && shape !== null) this.applyInOrderFragment(fragment, shape);
+    // Reliable data stays within its own bound; unreliable partials give way to it (§6.7).
+    this.makeRoom(0, undefined);
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i];
+      if (isDataFrame(frame) && !frame.reliable) this.receiveUnreliable(frame, copies);
+    }
   }
 
   // ---- reliable ----
