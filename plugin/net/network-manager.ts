@@ -655,7 +655,7 @@ export class NetworkManager {
    * then the relay header, and that same buffer goes to the socket.
    */
   private sealAndSend(link: PeerLink, packet: OutgoingPacket, now: number): void {
-    link.session.sealInPlace(packet.packetNumber, packet.datagram, RELAY_HEADER_BYTES, packet.payload.length, now);
+    link.session.sealInPlace(packet.packetNumber, packet.datagram, RELAY_HEADER_BYTES, packet.payloadBytes, now);
     if (this.relay.sendInPlace(link.sessionIdBytes, packet.datagram)) link.counters.sentBytes += packet.datagram.length;
   }
 

@@ -26,7 +26,7 @@ function framesOf(packet: OutgoingPacket): Frame[] {
   return decoded.value;
 }
 
-function types(packets: OutgoingPacket[]): string[][] {
+function types(packets: readonly OutgoingPacket[]): string[][] {
   return packets.map((p) => framesOf(p).map((f) => f.type));
 }
 
@@ -227,7 +227,7 @@ describe('reliability flow (virtual time)', () => {
       }
       b.queuePing();
       const ackOnly: string[] = [];
-      const carry = (from: string, packets: OutgoingPacket[], to: ReliableConnection, t: number) => {
+      const carry = (from: string, packets: readonly OutgoingPacket[], to: ReliableConnection, t: number) => {
         for (const p of packets) {
           const kinds = framesOf(p).map((f) => f.type);
           if (kinds.includes('message')) continue; // data keeps being lost

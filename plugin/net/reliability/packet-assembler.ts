@@ -2,18 +2,36 @@ import type { ByteWriter } from '../wire';
 import { continuesMessage, isAckEliciting, writeFrame, writeMessage, type Frame } from './frames';
 import type { OutboundChunk } from './outbound';
 
+/** Reliable chunks of a packet that carries none (shared, frozen: chunks are added with addChunk()). */
+const NO_CHUNKS: OutboundChunk[] = Object.freeze([]) as unknown as OutboundChunk[];
+const NO_BYTES = new Uint8Array(0);
+
 /** One packet being filled during a poll. */
-export interface AssembledPacket {
-  packetNumber: number;
+export class AssembledPacket {
   /** The packet's own datagram buffer: headroom, then the payload, then tailroom (see begin()). */
-  datagram: Uint8Array;
-  /** The frames: a view of `datagram` after the headroom. */
-  payload: Uint8Array;
-  ackEliciting: boolean;
-  chunks: OutboundChunk[];
+  datagram: Uint8Array = NO_BYTES;
+  /** Where the frames start in `datagram` (the headroom), and their length. */
+  payloadOffset = 0;
+  payloadBytes = 0;
+  ackEliciting = false;
+  /** Reliable chunks it carries, in order (no array until the first). */
+  chunks: OutboundChunk[] = NO_CHUNKS;
   /** It carries a chunk sent before. */
-  resend: boolean;
-  ackLargest: number;
+  resend = false;
+  ackLargest = -1;
+
+  constructor(readonly packetNumber: number) {}
+
+  /** The frames: a view of `datagram`, made when asked for (sealing in place needs only payloadBytes). */
+  get payload(): Uint8Array {
+    if (this.payloadOffset === 0 && this.payloadBytes === this.datagram.length) return this.datagram;
+    return this.datagram.subarray(this.payloadOffset, this.payloadOffset + this.payloadBytes);
+  }
+
+  addChunk(chunk: OutboundChunk): void {
+    if (this.chunks === NO_CHUNKS) this.chunks = [chunk];
+    else this.chunks.push(chunk);
+  }
 }
 
 /**
@@ -94,7 +112,7 @@ export class PacketAssembler {
     if (packetNumber === null) return null;
     this.writer.reset();
     this.previousChannel = -1;
-    this.current = { packetNumber, datagram: NO_BYTES, payload: NO_BYTES, ackEliciting: false, chunks: [], resend: false, ackLargest: -1 };
+    this.current = new AssembledPacket(packetNumber);
     return this.current;
   }
 
@@ -127,14 +145,14 @@ export class PacketAssembler {
     const datagram = datagramBuffer(this.headroom + length + this.tailroom);
     datagram.set(this.writer.view(), this.headroom);
     this.current.datagram = datagram;
-    this.current.payload = this.headroom === 0 && this.tailroom === 0 ? datagram : datagram.subarray(this.headroom, this.headroom + length);
-    if (this.packets === EMPTY) this.packets = [];
-    this.packets.push(this.current);
+    this.current.payloadOffset = this.headroom;
+    this.current.payloadBytes = length;
+    // Most polls make one packet: an array of exactly one, not one grown for many.
+    if (this.packets === EMPTY) this.packets = [this.current];
+    else this.packets.push(this.current);
     this.current = null;
   }
 }
-
-const NO_BYTES = new Uint8Array(0);
 
 /**
  * Datagram buffers are cut from shared slabs of this size: one allocation (an ArrayBuffer outside

@@ -103,7 +103,7 @@ export class SimulatedPair {
   /** Return true to drop a packet before it enters the link (targeted loss). */
   dropFilter: ((from: Side, packet: OutgoingPacket) => boolean) | null = null;
   /** Sees every packet a side's poll produced. */
-  onPoll: ((from: Side, packets: OutgoingPacket[], now: number) => void) | null = null;
+  onPoll: ((from: Side, packets: readonly OutgoingPacket[], now: number) => void) | null = null;
   refused: { side: Side; reason: string }[] = [];
 
   constructor(options: {
@@ -327,5 +327,5 @@ export class Policer implements PacketPath {
 /** What a link keeps of a packet in flight: its own copy of the payload. */
 function copyPacket(packet: OutgoingPacket): OutgoingPacket {
   const payload = packet.payload.slice();
-  return { packetNumber: packet.packetNumber, payload, datagram: payload };
+  return { packetNumber: packet.packetNumber, payload, payloadBytes: payload.length, datagram: payload };
 }
