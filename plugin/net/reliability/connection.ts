@@ -261,6 +261,11 @@ export class ReliableConnection {
 
   // ---- receiving ----
 
+  /**
+   * One packet's frames. The packet is handed over: whole messages delivered from it are views of
+   * `payload` (no copy), so the caller must not write to it afterwards. Messages stored for later
+   * (out of order, fragments) are copied.
+   */
   receive(packetNumber: number, payload: Uint8Array, now: number): ReceiveOutcome {
     if (!Number.isInteger(packetNumber) || packetNumber < 0 || packetNumber > MAX_PACKET_NUMBER) {
       return refuse(`packet number ${packetNumber} is not an integer in 0..2^53-1`);

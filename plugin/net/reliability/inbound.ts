@@ -16,7 +16,6 @@ import {
   RELIABLE_WINDOW_MESSAGES,
   UNRELIABLE_PARTIALS_PER_CHANNEL,
 } from './constants';
-import { OWN_COPY_MAX_BYTES } from './send-staging';
 import type { DataFrame, FragmentFrame, Frame, MessageFrame } from './frames';
 import { reliableReceiveBudget } from './outbound';
 import { sequenceAdd, sequenceDistance, sequenceNewer } from './sequence';
@@ -71,46 +70,8 @@ const NO_CHANNELS: Set<number> = new Set();
 const NO_FRAMES: never[] = [];
 
 
-/**
- * Copies of one packet's delivered whole messages: each small one its own, the bigger ones
- * side by side in a single buffer made at the first of them, sized for all of them. A message
- * kept by the application keeps that buffer alive: at most one packet's worth of data.
- */
-class PacketCopy {
-  private buffer: Uint8Array | null = null;
-  private used = 0;
-  constructor(private readonly largeBytes: number) {}
-
-  copy(data: Uint8Array): Uint8Array {
-    if (data.length <= OWN_COPY_MAX_BYTES || this.largeBytes === 0) return data.slice();
-    // Sized for all of them, so each fits.
-    if (this.buffer === null) this.buffer = new Uint8Array(this.largeBytes);
-    const copy = this.buffer.subarray(this.used, this.used + data.length);
-    copy.set(data);
-    this.used += data.length;
-    return copy;
-  }
-}
-
-/** Copies for a packet without large messages: each its own (stateless, so one serves all). */
-const SMALL_COPIES = new PacketCopy(0);
-
-function copiesFor(largeBytes: number): PacketCopy {
-  return largeBytes > 0 ? new PacketCopy(largeBytes) : SMALL_COPIES;
-}
-
 function isDataFrame(frame: Frame): frame is DataFrame {
   return frame.type === 'message' || frame.type === 'fragment';
-}
-
-/** Bytes of the whole messages above OWN_COPY_MAX_BYTES among `frames`. */
-function largeMessageBytes(frames: readonly Frame[]): number {
-  let bytes = 0;
-  for (let i = 0; i < frames.length; i++) {
-    const frame = frames[i];
-    if (frame.type === 'message' && frame.data.length > OWN_COPY_MAX_BYTES) bytes += frame.data.length;
-  }
-  return bytes;
 }
 
 /** A packet may repeat what is stored already; only new data counts (an empty message is new data). */
@@ -354,8 +315,6 @@ export class Inbound {
       plan.inOrderFragment = null;
       return;
     }
-    // The frames are views of the datagram: the application gets copies.
-    const copies = copiesFor(largeMessageBytes(plan.unreliable));
     for (const overlay of plan.reliable.values()) {
       if (!addsData(overlay)) continue;
       const before = overlay.existing?.charge ?? 0;
@@ -367,18 +326,18 @@ export class Inbound {
     for (const channelId of plan.touchedChannels) this.releaseReliable(channelId);
     // Reliable data stays within its own bound; unreliable partials give way to it (§6.7).
     this.makeRoom(0, undefined);
-    for (const frame of plan.unreliable) this.receiveUnreliable(frame, copies);
+    for (const frame of plan.unreliable) this.receiveUnreliable(frame);
   }
 
   /** An in-order plan: the reliable side in packet order, then the unreliable frames, as apply() orders a general plan. */
   private applyInOrder(frames: readonly Frame[], fragment: FragmentFrame | null, shape: FragmentShape | null): void {
-    const copies = copiesFor(largeMessageBytes(frames));
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i];
       if (frame.type !== 'message' || !frame.reliable) continue;
       const channel = this.reliableChannel(frame.channelId);
       channel.nextExpected = sequenceAdd(channel.nextExpected, 1);
-      const data = copies.copy(frame.data);
+      // Delivered as the view it is: receive() owns the packet (see ReliableConnection.receive).
+      const data = frame.data;
       this.delivered.push({ channelId: frame.channelId, reliable: true, data });
       this.undeliveredCharge += data.length + MESSAGE_CHARGE_OVERHEAD;
     }
@@ -387,7 +346,7 @@ export class Inbound {
     this.makeRoom(0, undefined);
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i];
-      if (isDataFrame(frame) && !frame.reliable) this.receiveUnreliable(frame, copies);
+      if (isDataFrame(frame) && !frame.reliable) this.receiveUnreliable(frame);
     }
   }
 
@@ -522,7 +481,7 @@ export class Inbound {
     return admitFragment(fresh, frame.fragmentIndex, frame.data.length, max);
   }
 
-  private receiveUnreliable(frame: DataFrame, copies: PacketCopy): void {
+  private receiveUnreliable(frame: DataFrame): void {
     const channel = this.unreliableChannel(frame.channelId);
     if (this.local.get(frame.channelId) !== false) {
       this.countDrop(channel, frame.sequence);
@@ -530,7 +489,8 @@ export class Inbound {
     }
     if (channel.lastDelivered !== null && !sequenceNewer(frame.sequence, channel.lastDelivered)) return; // stale or repeated
     if (frame.type === 'message') {
-      this.deliverUnreliable(channel, frame.channelId, frame.sequence, copies.copy(frame.data));
+      // Delivered in this packet's receive(), so the view it is (the caller hands the packet over).
+      this.deliverUnreliable(channel, frame.channelId, frame.sequence, frame.data);
       return;
     }
     const max = this.config.maxUnreliableMessageBytes;

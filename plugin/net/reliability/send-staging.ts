@@ -21,9 +21,9 @@
  */
 
 /**
- * Messages of this size and below get their own copy, sent or received: a typed array this small
- * lives on V8's heap and is as cheap to make as a view; a bigger one is backed by memory outside
- * the heap (about 1 µs to allocate). Received bigger messages of one packet share one copy (inbound's PacketCopy).
+ * Messages of this size and below get their own copy when sent: a typed array this small lives on
+ * V8's heap and is as cheap to make as a view; a bigger one is backed by memory outside the heap
+ * (about 1 µs to allocate). Received whole messages are not copied: they are views of their packet.
  */
 export const OWN_COPY_MAX_BYTES = 64;
 /** Larger messages get their own copy too: one would waste too much of an arena's tail. */
