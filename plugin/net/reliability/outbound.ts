@@ -51,7 +51,8 @@ export class OutboundChunk {
 }
 
 export class OutboundMessage {
-  readonly chunks: OutboundChunk[] = [];
+  /** Its chunks: exactly as many slots as chunks (a whole message's one chunk takes no grown array). */
+  readonly chunks: OutboundChunk[];
   ackedChunks = 0;
   /** Its first chunk went out, so the receiver may be storing it. */
   started = false;
@@ -68,12 +69,14 @@ export class OutboundMessage {
   ) {
     let fragmentSize = 0;
     if (data.length <= maxPacketBytes - MESSAGE_HEADER_RESERVE) {
-      this.chunks.push(new OutboundChunk(this, 0, 0, data.length));
+      this.chunks = [new OutboundChunk(this, 0, 0, data.length)];
     } else {
       fragmentSize = fragmentPayloadBytes(maxPacketBytes);
+      const chunks: OutboundChunk[] = [];
       for (let offset = 0, index = 0; offset < data.length; offset += fragmentSize, index++) {
-        this.chunks.push(new OutboundChunk(this, index, offset, Math.min(fragmentSize, data.length - offset)));
+        chunks.push(new OutboundChunk(this, index, offset, Math.min(fragmentSize, data.length - offset)));
       }
+      this.chunks = chunks;
     }
     const count = this.chunks.length;
     this.charge = reassemblyCharge(count, fragmentSize, data.length, maxMessageBytes);
