@@ -69,7 +69,6 @@ const NO_OVERLAYS: Map<number, ReliableOverlay> = new Map();
 const NO_CHANNELS: Set<number> = new Set();
 const NO_FRAMES: never[] = [];
 
-
 function isDataFrame(frame: Frame): frame is DataFrame {
   return frame.type === 'message' || frame.type === 'fragment';
 }
@@ -187,8 +186,8 @@ export class Inbound {
   /**
    * The common packet, planned without overlays: every reliable frame a whole message, next in
    * order on a locally open channel with nothing pending, and every unreliable frame acceptable.
-   * The same bounds as the general plan apply. Null: anything else (the general plan decides,
-   * and words any refusal).
+   * The same bounds as the general plan apply. True: it filled in `inOrderPlan`. False: anything
+   * else (the general plan decides, and words any refusal).
    */
   private planInOrder(frames: readonly Frame[]): boolean {
     let sawMessage = false;
