@@ -175,8 +175,8 @@ function datagramBuffer(bytes: number): Uint8Array {
   return datagram;
 }
 
-/** Never pushed to (close() swaps in a fresh array first). */
-const EMPTY: AssembledPacket[] = [];
+/** Never pushed to (close() swaps in a fresh array first); frozen, as poll() hands it out for "no packets". */
+const EMPTY: AssembledPacket[] = Object.freeze([]) as unknown as AssembledPacket[];
 
 function noPacketNumber(): number | null {
   return null;
